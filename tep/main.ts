@@ -1,0 +1,11 @@
+#!/usr/bin/env -S deno run -A
+/** Entry point of `dstm-tep`. */
+import process from "node:process";
+import { runMain } from "../lib/cli/run_main.ts";
+import { TEP_CLI } from "./cli.ts";
+import { run } from "./app.ts";
+
+if (import.meta.main) {
+  const code = await runMain(TEP_CLI, process.argv.slice(2), run);
+  process.exit(code);
+}
