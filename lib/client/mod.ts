@@ -9,6 +9,10 @@
  * - `source_filter.ts`: {@link TepSourceFilter}, accept decapsulated traffic only from domain TEPs
  *   and only for the current lease, without allocating per packet.
  * - `hooks_env.ts`: {@link hooksEnv}, the `DSTM_*` environment of up/down/tep-change hooks.
+ * - `dataplane.ts`: {@link ClientDataplane}, the sans-I/O packet core between the TUN, the raw
+ *   IPv4-in-IPv6 socket and the raw ICMPv6 socket (`fromTun`, `fromTunnel`, `fromIcmpv6`,
+ *   `buildKeepalive`), with {@link ClientDataplaneCounters} and the {@link CLIENT_DROP_REASONS}
+ *   table for `ctl status`.
  *
  * The client binary's shell owns the TSP sessions, the TUN device, netlink, the one timer and the
  * hook processes; it feeds events in and carries the actions out:
@@ -87,3 +91,32 @@ export {
   TepSourceFilter,
 } from "./source_filter.ts";
 export { type HookEnvInput, type HookEvent, hookFor, hooksEnv } from "./hooks_env.ts";
+export {
+  CLIENT_DROP_REASON_ID,
+  CLIENT_DROP_REASONS,
+  CLIENT_TRAFFIC_COUNTER_ID,
+  CLIENT_TRAFFIC_COUNTERS,
+  type ClientCounterInfo,
+  ClientDataplane,
+  ClientDataplaneCounters,
+  type ClientDataplaneOptions,
+  type ClientDropReason,
+  type ClientTrafficCounter,
+  type DataplaneLease,
+  DEFAULT_ICMP_BURST,
+  DEFAULT_ICMP_RATE_PER_SEC,
+  DEFAULT_TUNNEL_MTU,
+  type Icmpv6DropReason,
+  type Icmpv6Result,
+  IPV4_MIN_MTU,
+  IPV6_MIN_MTU,
+  KEEPALIVE_LENGTH,
+  MAX_TUNNEL_MTU,
+  MIN_TUNNEL_MTU,
+  REPLY_BUFFER_LENGTH,
+  type TunDropReason,
+  TUNNEL_OVERHEAD,
+  type TunnelDropReason,
+  type TunnelResult,
+  type TunResult,
+} from "./dataplane.ts";
