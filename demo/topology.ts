@@ -167,7 +167,7 @@ function build(run: NetnsRun, opts: DomainOptions): Domain {
     teps,
     spoofer,
     outsider,
-    z: { ns: run.ns("z"), ipv4: "203.0.113.5" },
+    z: { ns: z, ipv4: "203.0.113.5" },
     r6,
     r4,
   };

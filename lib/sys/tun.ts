@@ -1,0 +1,81 @@
+/**
+ * Create or attach a TUN device (`/dev/net/tun`, ioctl TUNSETIFF with `IFF_TUN | IFF_NO_PI`,
+ * `linux/if_tun.h`): every read returns one whole IP packet (IPv4 or IPv6, no extra header) and
+ * every write injects one. Configure the link (MTU, up, addresses, routes) with rtnetlink.
+ * Opening the name of an existing persistent TUN attaches to it; otherwise the device lives as
+ * long as its fd.
+ *
+ * @module
+ */
+
+import { Errno } from "./errno.ts";
+import { cString, type Libc, libc } from "./libc.ts";
+import { HOST_LE, LINUX } from "./linux_constants.ts";
+import { checkIfName } from "./netlink_spec.ts";
+import { SysError } from "./sys_error.ts";
+
+/** TUN ioctl and flag values (`linux/if_tun.h`). */
+export const TUN = {
+  /** _IOW('T', 202, int) */
+  TUNSETIFF: 0x400454ca,
+  IFF_TUN: 0x0001,
+  IFF_NO_PI: 0x1000,
+  IFF_MULTI_QUEUE: 0x0100,
+  /** sizeof(struct ifreq) */
+  IFREQ_LEN: 40,
+} as const;
+
+/** How to open a TUN. */
+export interface TunOptions {
+  /** Interface name (at most 15 bytes), or a `%d` pattern; default `"tun%d"` (kernel picks). */
+  name?: string;
+  /** IFF_MULTI_QUEUE: several fds (queues) on one device. Default false. */
+  multiQueue?: boolean;
+  /** O_NONBLOCK on the fd. Default true (the loops read until EAGAIN, then poll). */
+  nonBlocking?: boolean;
+}
+
+/** An open TUN queue: its fd and the kernel's name for the device. */
+export interface TunHandle {
+  /** The file descriptor: read and write whole packets on it. */
+  readonly fd: number;
+  /** Interface name, e.g. `"tun0"`. */
+  readonly name: string;
+  /** Close the fd (a non-persistent TUN disappears with its last fd). Idempotent. */
+  close(): void;
+}
+
+/** Open `/dev/net/tun` and create or attach the device; throws {@link SysError}. */
+export function openTun(options: TunOptions = {}, c: Libc = libc()): TunHandle {
+  const name = options.name ?? "tun%d";
+  checkIfName(name.replace("%d", "0"));
+  const op = `open TUN ${name}`;
+  let flags = LINUX.O_RDWR | LINUX.O_CLOEXEC;
+  if (options.nonBlocking ?? true) flags |= LINUX.O_NONBLOCK;
+  const fd = c.open(cString("/dev/net/tun"), flags);
+  if (fd < 0) {
+    const e = c.errno();
+    throw new SysError(op, e, e === Errno.ENOENT ? "/dev/net/tun is missing" : undefined);
+  }
+  const ifr = new Uint8Array(TUN.IFREQ_LEN);
+  ifr.set(new TextEncoder().encode(name));
+  let ifFlags = TUN.IFF_TUN | TUN.IFF_NO_PI;
+  if (options.multiQueue) ifFlags |= TUN.IFF_MULTI_QUEUE;
+  new DataView(ifr.buffer).setUint16(16, ifFlags, HOST_LE);
+  if (c.ioctl(fd, TUN.TUNSETIFF, ifr) < 0) {
+    const e = c.errno();
+    c.close(fd);
+    throw new SysError(op, e, e === Errno.EBUSY ? "the device is attached elsewhere" : undefined);
+  }
+  const nul = ifr.indexOf(0);
+  const actual = new TextDecoder().decode(ifr.subarray(0, nul < 0 ? 16 : Math.min(nul, 16)));
+  let open = true;
+  return {
+    fd,
+    name: actual,
+    close() {
+      if (open) c.close(fd);
+      open = false;
+    },
+  };
+}
