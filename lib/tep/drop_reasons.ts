@@ -146,6 +146,22 @@ export const DROP_REASONS = [
     name: "queue-timeout",
     help: "packet waited for its query longer than the queue timeout",
   },
+  {
+    name: "fragment-duplicate",
+    help: "IPv6 fragment identical to one already held for the same datagram",
+  },
+  {
+    name: "fragment-too-big",
+    help: "reassembled IPv6 packet would exceed 65535 bytes of payload or the configured maximum",
+  },
+  {
+    name: "fragment-malformed",
+    help: "IPv6 fragment with a bad length (not a multiple of 8, empty, or past the datagram end)",
+  },
+  {
+    name: "encap-too-big",
+    help: "IPv4 packet plus the encapsulation header would exceed the IPv6 payload limit",
+  },
 ] as const satisfies readonly DropReasonInfo[];
 
 /** The name of a drop reason: `"spoofed-source"`, `"queue-full"`, ... */

@@ -10,6 +10,18 @@
  *   (query, queue, drop with a reason), with bounded queues.
  * - `drop_reasons.ts`: {@link DROP_REASONS}, the one table of drop reasons, and
  *   {@link DropCounters}, one counter per reason that can live in a `SharedArrayBuffer`.
+ * - `reassembly.ts`: {@link Reassembler}, IPv6 fragment reassembly with bounded memory and time.
+ * - `forward.ts`: the sans-I/O forwarding core, {@link decapsulate} and {@link encapsulate} on a
+ *   reused {@link ForwardContext}, returning {@link FORWARD_ACTION} codes.
+ * - `icmp_relay.ts`: {@link relayIcmpv6}, ICMPv6 errors about tunnel packets relayed as ICMPv4.
+ * - `forward_config.ts`: {@link resolveForwardConfig}, the core's validated configuration.
+ *
+ * Shell contract: pass an `out` buffer that is not the input buffer (at least
+ * {@link FORWARD_OUT_BYTES}); read packets at an offset >= 48 so encapsulation writes the outer
+ * header in place; install an answered binding in the table before calling {@link forwardQueued};
+ * call {@link expireReassembly} at `ctx.reassembler.pollAt()`; ICMPv6 errors routed to the tunnel
+ * address go to {@link relayIcmpv6}. With one TUN carrying both families, `ctx.family` only says
+ * which family the output packet is: everything is written back to the same TUN.
  *
  * @module
  */
@@ -62,3 +74,7 @@ export {
   type SchedulerOutcome,
   type SourceRateOptions,
 } from "./query_scheduler.ts";
+export * from "./reassembly.ts";
+export * from "./forward.ts";
+export * from "./icmp_relay.ts";
+export * from "./forward_config.ts";
