@@ -55,6 +55,7 @@ const results: { step: string; ok: boolean; detail: string }[] = [];
 let domain: Domain | undefined;
 let run: DomainRun | undefined;
 let tearingDown = false;
+let leasedIpv4 = "";
 
 async function teardown(): Promise<void> {
   if (tearingDown) return;
@@ -129,11 +130,8 @@ interface Counters {
 
 function tepCounters(p: Proc): Counters {
   const s = run!.ctl("tep", p, "stats") as Record<string, unknown>;
-  const n = (k: string) => {
-    const v = findNumber(s, k);
-    return v ?? 0;
-  };
-  return { decap: n("decapsulated"), encap: n("encapsulated"), queries: n("queriesSent") };
+  const n = (k: string) => findNumber(s, k) ?? 0;
+  return { decap: n("decapPackets"), encap: n("encapPackets"), queries: n("queriesSent") };
 }
 
 /** Find a numeric field by name anywhere in a JSON object. */
@@ -173,10 +171,10 @@ async function main(): Promise<void> {
     const t2 = run!.startTep(1);
     const both = await waitFor(() => {
       const teps = run!.tryCtl("server", server, "teps") as {
-        teps?: { name: string; up: boolean }[];
+        teps?: { name: string; state: string }[];
       };
       const list = teps?.teps ?? [];
-      return list.filter((t) => t.up).length === 2;
+      return list.filter((t) => t.state === "up").length === 2;
     }, 20_000);
     if (!both) throw new Error(`TEPs did not connect:\n${run!.tail(t1)}\n${run!.tail(t2)}`);
     return [[t1, t2], "both authenticated to the server (DIGEST-MD5), TUNs and routes up"];
@@ -188,16 +186,24 @@ async function main(): Promise<void> {
     const p = run!.startClient(0, ["--config", clientConfig]);
     const lease = await waitFor(() => {
       const s = run!.tryCtl("client", p, "status") as Record<string, unknown> | undefined;
-      const l = s?.lease as { ipv4?: string; tep?: { ipv6?: string } } | undefined;
+      const l = s?.lease as { ipv4?: string } | undefined;
       return l?.ipv4 ? s : undefined;
     }, 20_000);
     if (!lease) throw new Error(`no lease:\n${run!.tail(p)}`);
     const l = lease.lease as {
       ipv4: string;
-      lifetimeMinutes?: number;
-      tep: { ipv6: string; ipv4: string };
+      lifetimeMinutes: number;
+      tep: string;
+      tepIpv4: string;
     };
-    return [p, `lease ${bold(l.ipv4)} via TEP ${l.tep.ipv6} (${l.tep.ipv4}), interface dstm0`];
+    if (l.tep !== d.teps[0].ipv6) throw new Error(`the server named ${l.tep}, expected TEP1`);
+    leasedIpv4 = l.ipv4;
+    return [
+      p,
+      `lease ${
+        bold(l.ipv4)
+      } for ${l.lifetimeMinutes} min via TEP1 ${l.tep} (${l.tepIpv4}), interface dstm0`,
+    ];
   });
 
   await step("ping 203.0.113.5 from the client", () => {
@@ -278,13 +284,13 @@ async function main(): Promise<void> {
       200,
     );
     if (!ok) throw new Error(`no IPv4 connectivity after TEP1 stopped:\n${run!.tail(client)}`);
-    const s = run!.ctl("client", client, "status") as {
-      lease?: { ipv4: string; tep: { ipv6: string } };
-    };
+    const s = run!.ctl("client", client, "status") as { lease?: { ipv4: string; tep: string } };
+    if (s.lease?.tep !== d.teps[1].ipv6) throw new Error(`client's TEP is ${s.lease?.tep}`);
+    if (s.lease?.ipv4 !== leasedIpv4) throw new Error(`address changed to ${s.lease?.ipv4}`);
     const secs = ((Date.now() - t0) / 1000).toFixed(1);
     return [
       undefined,
-      `traffic flows through TEP ${s.lease?.tep.ipv6} after ${secs} s, same address ${s.lease?.ipv4}`,
+      `traffic flows through TEP2 ${s.lease?.tep} after ${secs} s, same address ${s.lease?.ipv4}`,
     ];
   });
 
@@ -293,7 +299,11 @@ async function main(): Promise<void> {
     const leases = run!.ctl("server", server, "leases") as { leases?: unknown[] };
     const n = leases.leases?.length ?? -1;
     if (n !== 0) throw new Error(`server still lists ${n} lease(s)`);
-    return [undefined, "client sent delete; server has no leases; interface and routes removed"];
+    const link = nsTry(d.clients[0].ns, "ip", ["link", "show", "dstm0"]);
+    if (link.status === 0) throw new Error("dstm0 is still there");
+    const routes = nsTry(d.clients[0].ns, "ip", ["-4", "route", "show"]).stdout.trim();
+    if (routes !== "") throw new Error(`IPv4 routes left: ${routes}`);
+    return [undefined, "client sent delete; server has no leases; dstm0 and its routes are gone"];
   });
 }
 

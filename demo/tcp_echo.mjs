@@ -33,6 +33,7 @@ if (mode === "serve") {
       process.exit(1);
     }
     console.log(`${size / 1024} KiB sent and echoed intact in ${ms} ms`);
+    process.exit(0);
   });
   s.on("error", (e) => {
     console.error(e.message);
