@@ -15,7 +15,7 @@ import {
 } from "../lib/config/addresses.ts";
 import { type Credential, parseCredentials } from "../lib/auth/credentials.ts";
 import type { FlagValues } from "../lib/cli/command.ts";
-import { contains4, parseCidr4, parseIpv4 } from "../lib/addr/mod.ts";
+import { contains4, formatIpv6, parseCidr4, parseIpv4, parseIpv6 } from "../lib/addr/mod.ts";
 
 /** A TEP of the domain as the server knows it. */
 export interface TepConfig {
@@ -37,12 +37,14 @@ export interface ServerConfig {
   exclude: string[];
   /** The TEPs of the domain. */
   teps: TepConfig[];
-  /** Lease lifetime handed to clients, minutes. */
+  /** Lease lifetime handed to clients, minutes (what `lifetime=` says, rounded up). */
   lifetimeMinutes: number;
+  /** Lease lifetime in ms (`lifetimeSeconds`, testing only, overrides the minutes). */
+  lifetimeMs: number;
   /** Longest binding lifetime handed to a TEP in a query reply or push, minutes. */
   tepBindingMaxMinutes: number;
-  /** Minimum quarantine of a released address, minutes. */
-  quarantineMinutes: number;
+  /** Minimum quarantine of a released or expired address, ms (restart to change). */
+  quarantineMs: number;
   /** Journal directory. */
   stateDir: string;
   /** Credentials file path, if any. */
@@ -71,10 +73,19 @@ export interface ServerConfig {
   maxLeasesPerIdentity: number;
   /** Concurrent TSP connections (TCP) and UDP sessions. */
   maxConnections: number;
-  /** Idle timeout of a session waiting for the peer, ms (not TEP sessions). */
+  /** Idle timeout of an authenticated client session (not TEP sessions) and of a UDP peer, ms. */
   idleTimeoutMs: number;
-  /** Whole-session limit for a client session (slow-loris bound), ms. */
-  sessionTimeoutMs: number;
+  /** Time allowed from connection to the end of authentication, ms. */
+  authTimeoutMs: number;
+  /** A line or frame once started must be complete within this time (slow-read bound), ms. */
+  frameTimeoutMs: number;
+  /** Pushes waiting for one TEP session beyond which that session is closed (it resyncs). */
+  tepPushQueue: number;
+  /**
+   * Take the client IPv6 address from the request even when it differs from the source address
+   * of an IPv6 session (behind a NAT66 or a relay). Default false: it must match.
+   */
+  trustRequestAddress: boolean;
   /** Longest line accepted. */
   maxLineLength: number;
   /** Largest Content-length accepted. */
@@ -104,8 +115,12 @@ export const SERVER_SCHEMA: Schema = {
       },
     },
     lifetimeMinutes: { type: "integer", min: 1, max: 525600 },
+    /** Testing only: lease lifetime in seconds, overrides lifetimeMinutes. */
+    lifetimeSeconds: { type: "integer", min: 1, max: 31536000 },
     tepBindingMaxMinutes: { type: "integer", min: 1, max: 525600 },
     quarantineMinutes: { type: "integer", min: 0, max: 525600 },
+    /** Testing only: quarantine in seconds, overrides quarantineMinutes. */
+    quarantineSeconds: { type: "integer", min: 0, max: 31536000 },
     stateDir: str(),
     credentials: str(),
     allowAnonymous: { type: "boolean" },
@@ -120,7 +135,10 @@ export const SERVER_SCHEMA: Schema = {
     maxLeasesPerIdentity: { type: "integer", min: 1, max: 16777216 },
     maxConnections: { type: "integer", min: 1, max: 1000000 },
     idleTimeoutSeconds: { type: "integer", min: 1, max: 86400 },
-    sessionTimeoutSeconds: { type: "integer", min: 1, max: 86400 },
+    authTimeoutSeconds: { type: "integer", min: 1, max: 3600 },
+    frameTimeoutSeconds: { type: "integer", min: 1, max: 3600 },
+    tepPushQueue: { type: "integer", min: 16, max: 16777216 },
+    trustRequestAddress: { type: "boolean" },
     maxLineLength: { type: "integer", min: 128, max: 65536 },
     maxContentLength: { type: "integer", min: 512, max: 1048576 },
     keepaliveSeconds: { type: "integer", min: 0, max: 3600 },
@@ -147,7 +165,9 @@ export function parseTepFlag(s: string): TepConfig | string {
 export function loadServerConfig(
   flags: FlagValues,
   readFile: (path: string) => string = (p) => fs.readFileSync(p, "utf8"),
-): { ok: true; config: ServerConfig } | { ok: false; issues: ConfigIssue[] } {
+):
+  | { ok: true; config: ServerConfig; warnings: string[] }
+  | { ok: false; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
   let file: Record<string, unknown> = {};
   if (typeof flags.config === "string") {
@@ -289,18 +309,69 @@ export function loadServerConfig(
     issues.push({ path: "--log-format", message: "expected text or json" });
   }
 
+  // TEP addresses: unique, and each TEP has credentials it can use (role tep, DIGEST-MD5)
+  const warnings: string[] = [];
+  const seen6 = new Set<string>();
+  const seen4 = new Set<string>();
+  teps.forEach((t, i) => {
+    if (typeof t.ipv6 === "string") {
+      const k = normalise6(t.ipv6);
+      if (seen6.has(k)) issues.push({ path: `teps[${i}].ipv6`, message: `duplicate ${t.ipv6}` });
+      seen6.add(k);
+    }
+    if (typeof t.ipv4 === "string") {
+      if (seen4.has(t.ipv4)) {
+        issues.push({ path: `teps[${i}].ipv4`, message: `duplicate ${t.ipv4}` });
+      }
+      seen4.add(t.ipv4);
+    }
+    if (!users.has(t.name)) {
+      warnings.push(
+        `TEP ${t.name} has no entry in the credentials file: it cannot authenticate, so it ` +
+          `gets no pushes and cannot query (add "${t.name}:PASSWORD:tep")`,
+      );
+    }
+  });
+  for (const u of users.values()) {
+    if (u.role === "tep" && !teps.some((t) => t.name === u.user)) {
+      warnings.push(`user ${u.user} has role tep but no TEP of that name is configured`);
+    }
+  }
+
+  const logLevel = (flags["log-level"] as string | undefined) ??
+    (file.logLevel as string | undefined) ?? "info";
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) {
+    issues.push({ path: "--log-level", message: "expected debug, info, warn or error" });
+  }
+
   if (issues.length) return { ok: false, issues };
   const num = (k: string, d: number) => (file[k] as number | undefined) ?? d;
+  const lifetimeSeconds = file.lifetimeSeconds as number | undefined;
+  const quarantineSeconds = file.quarantineSeconds as number | undefined;
+  if (!dnsServer) {
+    warnings.push(
+      "no dnsServer: replies carry no <dns_server>, which some deployed TSP clients need",
+    );
+  }
+  if (lifetimeSeconds !== undefined || quarantineSeconds !== undefined) {
+    warnings.push("lifetimeSeconds/quarantineSeconds are for testing only");
+  }
   return {
     ok: true,
+    warnings,
     config: {
       listen,
       pool: pool!,
       exclude,
       teps,
-      lifetimeMinutes,
+      lifetimeMinutes: lifetimeSeconds !== undefined
+        ? Math.ceil(lifetimeSeconds / 60)
+        : lifetimeMinutes,
+      lifetimeMs: lifetimeSeconds !== undefined ? lifetimeSeconds * 1000 : lifetimeMinutes * 60000,
       tepBindingMaxMinutes: num("tepBindingMaxMinutes", 15),
-      quarantineMinutes: num("quarantineMinutes", 1),
+      quarantineMs: quarantineSeconds !== undefined
+        ? quarantineSeconds * 1000
+        : num("quarantineMinutes", 1) * 60000,
       stateDir: (flags["state-dir"] as string | undefined) ??
         (file.stateDir as string | undefined) ?? "/var/lib/dstm-server",
       credentialsFile,
@@ -310,20 +381,31 @@ export function loadServerConfig(
       realm: (file.realm as string | undefined) ?? "dstm",
       dnsServer,
       control: (flags.control as string | undefined) ?? (file.control as string | undefined) ??
-        "/run/dstm-server.sock",
+        DEFAULT_CONTROL,
       metrics,
       logFormat: logFormat as "text" | "json",
-      logLevel: (file.logLevel as ServerConfig["logLevel"] | undefined) ?? "info",
+      logLevel: logLevel as ServerConfig["logLevel"],
       maxLeasesPerIpv6: num("maxLeasesPerIpv6", 1),
       maxLeasesPerIdentity: num("maxLeasesPerIdentity", 16),
       maxConnections: num("maxConnections", 4096),
-      idleTimeoutMs: num("idleTimeoutSeconds", 30) * 1000,
-      sessionTimeoutMs: num("sessionTimeoutSeconds", 120) * 1000,
-      maxLineLength: num("maxLineLength", 1024),
+      idleTimeoutMs: num("idleTimeoutSeconds", 60) * 1000,
+      authTimeoutMs: num("authTimeoutSeconds", 15) * 1000,
+      frameTimeoutMs: num("frameTimeoutSeconds", 10) * 1000,
+      maxLineLength: num("maxLineLength", 2048),
       maxContentLength: num("maxContentLength", 16384),
       keepaliveSeconds: num("keepaliveSeconds", 0),
+      tepPushQueue: num("tepPushQueue", 65536),
+      trustRequestAddress: file.trustRequestAddress === true,
     },
   };
+}
+
+/** Default control socket path (the systemd unit's RuntimeDirectory). */
+export const DEFAULT_CONTROL = "/run/dstm-server/control.sock";
+
+function normalise6(s: string): string {
+  const r = parseIpv6(s);
+  return r.ok ? formatIpv6(r.value) : s;
 }
 
 /** Like {@linkcode loadServerConfig} but throws {@linkcode ConfigError}. */

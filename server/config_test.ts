@@ -61,3 +61,44 @@ test("server config: a missing file is an issue, not a crash", () => {
   assert.equal(r.ok, false);
   if (!r.ok) assert.equal(r.issues[0].path, "missing.json");
 });
+
+test("server config: testing-only seconds override minutes; warnings for gaps", () => {
+  const r = loadServerConfig({ config: "good.json" }, (p) =>
+    p === "good.json"
+      ? JSON.stringify({
+        pool: "198.51.100.0/24",
+        teps: [
+          { name: "tep1", ipv6: "2001:db8:ffff::1", ipv4: "192.0.2.1" },
+          { name: "tep9", ipv6: "2001:db8:ffff::9", ipv4: "192.0.2.9" },
+        ],
+        credentials: "users",
+        lifetimeSeconds: 90,
+        quarantineSeconds: 2,
+      })
+      : read(p));
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.issues));
+  if (!r.ok) return;
+  assert.equal(r.config.lifetimeMs, 90_000);
+  assert.equal(r.config.lifetimeMinutes, 2);
+  assert.equal(r.config.quarantineMs, 2000);
+  const w = r.warnings.join("\n");
+  assert.match(w, /TEP tep9 has no entry in the credentials file/);
+  assert.match(w, /user tep2 has role tep but no TEP of that name/);
+  assert.match(w, /no dnsServer/);
+  assert.match(w, /testing only/);
+});
+
+test("server config: duplicate TEP addresses and a bad --log-level are issues", () => {
+  const r = loadServerConfig({
+    pool: "198.51.100.0/24",
+    tep: ["tep1,2001:db8:ffff::1,192.0.2.1", "tep2,2001:db8:ffff:0::1,192.0.2.1"],
+    "allow-anonymous": true,
+    "log-level": "chatty",
+  }, read);
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  const paths = r.issues.map((i) => i.path);
+  assert.ok(paths.includes("teps[1].ipv6"), paths.join(","));
+  assert.ok(paths.includes("teps[1].ipv4"), paths.join(","));
+  assert.ok(paths.includes("--log-level"), paths.join(","));
+});
