@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bin=node_modules/.bin
 [ -x "$bin/bun" ] || { echo "build: $bin/bun missing; run 'npm ci' first" >&2; exit 1; }
 mkdir -p dist
-mapfile -t lib_workers < <(find lib -name '*_worker.ts' -not -name '*_test.ts' | sort)
+mapfile -t lib_workers < <(find lib -name '*_worker.ts' -not -name '*_test.ts' -not -path '*/testdata/*' | sort)
 for p in server tep client; do
   mapfile -t own_workers < <(find "$p" -name '*_worker.ts' -not -name '*_test.ts' | sort)
   "$bin/bun" build --compile --minify-syntax --minify-whitespace \

@@ -80,19 +80,64 @@ export const TEP_CLI: CommandSpec = {
       help: "Serve Prometheus metrics at /metrics (off by default).",
     },
     {
+      name: "binding-ttl-max",
+      type: "string",
+      value: "SECONDS",
+      help:
+        "Longest a binding is kept, whatever lifetime the server sent (brief §5.4: 5-15 min); " +
+        "bindings still in use are queried again before they expire.",
+      default: "600",
+    },
+    {
+      name: "query-rate",
+      type: "string",
+      value: "PER_SEC",
+      help: "Most queries per second to the server, all sources together (token bucket; burst " +
+        "twice the rate, at most 200). Floods to unleased pool addresses are held to this.",
+      default: "100",
+    },
+    {
+      name: "query-burst",
+      type: "string",
+      value: "N",
+      help: "Burst of the global query rate.",
+    },
+    {
+      name: "query-source-rate",
+      type: "string",
+      value: "PER_SEC",
+      help: "Most queries per second caused by one source (IPv4 host, or client IPv6 /64).",
+      default: "5",
+    },
+    {
       name: "log-format",
       type: "string",
       value: "text|json",
       help: "Format of the log lines on stderr.",
       default: "text",
     },
+    {
+      name: "log-level",
+      type: "string",
+      value: "LEVEL",
+      help: "Least severe log level written: debug, info, warn or error.",
+      default: "info",
+    },
     { name: "json", type: "boolean", help: "With `ctl`: print JSON instead of text." },
   ],
   subcommands: [
-    { usage: "(none)", help: "Run the TEP." },
+    { usage: "(none)", help: "Run the TEP (needs CAP_NET_ADMIN; exits 77 without it)." },
+    {
+      usage: "ctl status",
+      help: "Show the server session, the TUN, bindings and queries at a glance.",
+    },
     { usage: "ctl bindings", help: "List the bindings this TEP holds and where each came from." },
     { usage: "ctl stats", help: "Show counters, with a named counter and explanation per drop." },
-    { usage: "cleanup", help: "Remove a TUN device and routes left behind by a killed TEP." },
+    {
+      usage: "cleanup",
+      help: "Remove a TUN device (--interface, default dstm-tep0) and its routes left behind " +
+        "by a TEP that was killed, and a stale control socket.",
+    },
   ],
   examples: [
     [
@@ -102,5 +147,7 @@ export const TEP_CLI: CommandSpec = {
       "Run TEP1 of the draft's Figure 1.",
     ],
     ["dstm-tep ctl stats", "Show why packets were dropped."],
+    ["dstm-tep --check-config -c /etc/dstm/tep.json", "Validate a configuration file."],
+    ["dstm-tep cleanup --interface dstm-tep0", "Remove what a killed TEP left behind."],
   ],
 };
