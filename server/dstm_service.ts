@@ -308,6 +308,17 @@ export class DstmService {
     if (st && st.link === h) this.#pump(st);
   }
 
+  /**
+   * True while `h` is the open session of a live lease it created: the session that a
+   * server-sent lease `delete` would travel on, so the idle timeout must not close it.
+   */
+  holdsLease(h: SessionHandle): boolean {
+    const ctx = this.#sessions.get(h);
+    if (!ctx) return false;
+    for (const ipv4 of ctx.leases) if (this.#clientSessions.get(ipv4) === h) return true;
+    return false;
+  }
+
   /** The session ended (either side). A TEP goes down. */
   sessionClosed(h: SessionHandle, reason: string): void {
     const ctx = this.#sessions.get(h);

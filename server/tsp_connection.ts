@@ -11,7 +11,8 @@
  * Timers, checked by the shell's housekeeping tick:
  * - authentication must finish within `authTimeoutMs` (the session's own deadline);
  * - an authenticated client session (not a TEP) idle for `idleTimeoutMs` is closed; idle means
- *   no complete message in either direction, so trickling bytes does not keep it open;
+ *   no complete message in either direction, so trickling bytes does not keep it open. A session
+ *   that holds the live lease it created stays open: a server-sent lease `delete` travels on it;
  * - over TCP, a line or frame once started must complete within `frameTimeoutMs` (slow read);
  * - over TCP, a peer that does not read (more than `maxWriteBacklog` bytes unsent) is dropped.
  *
@@ -201,7 +202,7 @@ export class TspConnection implements SessionHandle {
       }
       if (
         this.#role === "client" && !this.#busy && this.#session.phase === "command" &&
-        now - this.#lastActivity >= t.idleMs
+        now - this.#lastActivity >= t.idleMs && !this.#d.service.holdsLease(this)
       ) {
         this.#d.counters.inc("timeouts_total", ["idle"]);
         this.#d.log.debug("conn.idle", { peer: this.peerAddress });

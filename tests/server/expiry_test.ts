@@ -4,7 +4,12 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { allocationRequest, readAllocationInfo, readPush } from "../../lib/tsp/mod.ts";
+import {
+  allocationRequest,
+  encodeTunnel,
+  readAllocationInfo,
+  readPush,
+} from "../../lib/tsp/mod.ts";
 import { clientIpv6, startTestServer, until, USERS } from "./_harness.ts";
 import { tspOnce, TspTestPeer } from "./tsp_test_client.ts";
 
@@ -61,6 +66,30 @@ test("server expiry: the TEP gets the removal, and quarantine covers the binding
     assert.ok(until_ >= pushedAt + 55_000, "quarantined for the minute the TEP may cache it");
   } finally {
     await t1.close();
+    await s.stop();
+  }
+});
+
+test("server expiry: an idle client session holding its lease stays open and gets the lease delete", async () => {
+  const s = await startTestServer({ file: { lifetimeSeconds: 4, idleTimeoutSeconds: 1 } });
+  const holder = await TspTestPeer.connect(s.peer());
+  const idle = await TspTestPeer.connect(s.peer({ user: "bob", pass: USERS.bob }));
+  try {
+    const r = await holder.command(allocationRequest(clientIpv6(40)));
+    assert.equal(r.status.code, 200);
+    const ipv4 = readAllocationInfo(r.message!)!.ipv4;
+    // The session without a lease is closed by the idle timeout ...
+    await Promise.race([
+      idle.whenEnded(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error("idle session open")), 5000)),
+    ]);
+    // ... the one holding its lease is not, and the expiry's delete arrives on it.
+    const del = await holder.waitForPush((m) => m.action === "delete", 8000);
+    assert.equal(holder.ended, undefined);
+    assert.match(encodeTunnel(del), new RegExp(`>${ipv4.replace(/\./g, "\\.")}</address>`));
+  } finally {
+    holder.destroy();
+    idle.destroy();
     await s.stop();
   }
 });
