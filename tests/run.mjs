@@ -9,7 +9,8 @@ import path from "node:path";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => path.join(root, "node_modules", ".bin", name);
 const filters = process.argv.slice(2);
-const env = { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" };
+const env = { ...process.env, NO_COLOR: "1" };
+delete env.FORCE_COLOR;
 
 function run(cmd, args) {
   return new Promise((resolve) => {

@@ -39,7 +39,9 @@ export class SysError extends Error {
     let message = `${op}: ${code} (${errnoText(errno)})`;
     if (detail) message += `: ${detail}`;
     if (errno === Errno.EPERM || errno === Errno.EACCES) {
-      message += "; this needs CAP_NET_ADMIN (run as root or grant the capability)";
+      // Raw sockets need CAP_NET_RAW; TUN devices, netlink changes and sysctls CAP_NET_ADMIN.
+      const cap = /\braw\b/i.test(op) ? "CAP_NET_RAW" : "CAP_NET_ADMIN";
+      message += `; this needs ${cap} (run as root or grant the capability)`;
     }
     super(message);
     this.name = "SysError";
@@ -49,7 +51,7 @@ export class SysError extends Error {
     this.detail = detail;
   }
 
-  /** True for `EPERM`/`EACCES`: the process lacks CAP_NET_ADMIN (binaries exit with 77). */
+  /** True for `EPERM`/`EACCES`: the process lacks a capability (binaries exit with 77). */
   get permissionDenied(): boolean {
     return this.errno === Errno.EPERM || this.errno === Errno.EACCES;
   }

@@ -35,3 +35,9 @@ test("sys error: EPERM and EACCES name CAP_NET_ADMIN", () => {
   }
   assert.equal(EXIT_NO_PERMISSION, 77);
 });
+
+test("sys error: EPERM on a raw socket names CAP_NET_RAW", () => {
+  const e = new SysError("open raw IPv6 socket (protocol 4)", Errno.EPERM);
+  assert.match(e.message, /needs CAP_NET_RAW/);
+  assert.equal(e.permissionDenied, true);
+});
