@@ -21,6 +21,7 @@ import { DomainRun, type LaunchMode, type Proc, ROOT, waitFor } from "./domain_r
 const { values: flags } = parseArgs({
   options: {
     keep: { type: "boolean" },
+    clean: { type: "boolean" },
     mode: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
@@ -31,11 +32,17 @@ if (flags.help) {
     "Usage: npm run demo [-- --keep] [-- --mode dist|deno|bun]\n" +
       "Builds the draft's Figure 1 in network namespaces and shows DSTM with two TEPs working:\n" +
       "a lease, IPv4 traffic out through TEP1 and back through TEP2 (after TEP2 asks the server),\n" +
-      "then TEP1 stopped and traffic continuing through TEP2. --keep leaves everything up.",
+      "then TEP1 stopped and traffic continuing through TEP2. --keep leaves everything up;\n" +
+      "--clean removes what a kept run left. --mode runs the entry points under deno or bun\n" +
+      "instead of the compiled binaries.",
   );
   process.exit(0);
 }
 const mode = (flags.mode ?? "dist") as LaunchMode;
+if (flags.mode !== undefined && !["dist", "deno", "bun"].includes(flags.mode)) {
+  console.error(`demo: --mode must be dist, deno or bun, not ${flags.mode}`);
+  process.exit(2);
+}
 const tty = process.stdout.isTTY;
 const c = (code: string, s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
 const bold = (s: string) => c("1", s);
@@ -51,6 +58,11 @@ if (typeof process.getuid === "function" && process.getuid() !== 0) {
 }
 
 const PREFIX = "dstm-";
+if (flags.clean) {
+  const gone = removeStale(PREFIX);
+  console.log(gone.length ? `removed ${gone.join(", ")}` : "nothing to remove");
+  process.exit(0);
+}
 const results: { step: string; ok: boolean; detail: string }[] = [];
 let domain: Domain | undefined;
 let run: DomainRun | undefined;
@@ -294,6 +306,12 @@ async function main(): Promise<void> {
     ];
   });
 
+  if (flags.keep) {
+    console.log(
+      dim(`[${TOTAL}/${TOTAL}] --keep: the client keeps its lease; the programs stay up`),
+    );
+    return;
+  }
   await step("Releasing the lease", async () => {
     await run!.stop(client, "SIGTERM");
     const leases = run!.ctl("server", server, "leases") as { leases?: unknown[] };
@@ -321,7 +339,9 @@ if (flags.keep && domain) {
   console.log(bold("Left running (--keep). Explore with:"));
   for (const ns of domain.run.alive()) console.log(`  sudo ip netns exec ${ns} bash`);
   console.log(`  logs and sockets: ${run?.opts.dir}`);
-  console.log(`  remove everything: sudo ip -all netns delete  (or run the demo again)`);
+  console.log(
+    `  remove everything: npm run demo -- --clean  (running the demo again also does it)`,
+  );
 } else {
   await teardown();
   const left = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout

@@ -103,7 +103,9 @@ export class DomainRun {
     const argv = [...commandFor(this.opts.mode, program), ...args, "--control", control];
     const child = spawn("ip", ["netns", "exec", ns, ...argv], {
       stdio: ["ignore", fd, fd],
-      env: { ...process.env, NO_COLOR: "1", ...this.opts.env },
+      // No Deno update check: from a client host it would go out through the tunnel (its DNS
+      // lookup of dl.deno.land is IPv4 traffic the tests and the demo did not ask for).
+      env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...this.opts.env },
     });
     fs.closeSync(fd);
     const exited = new Promise<number | string>((resolve) => {
@@ -208,11 +210,21 @@ export class DomainRun {
     timeoutMs = 10_000,
   ): Promise<number | string> {
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) return proc.exited;
-    proc.child.kill(signal);
-    const t = setTimeout(() => proc.child.kill("SIGKILL"), timeoutMs);
-    const r = await proc.exited;
-    clearTimeout(t);
-    return r;
+    // `ip netns exec` execs the program, so the child's pid is the program's. Signal it with
+    // process.kill: Deno's ChildProcess.kill() makes `exit` report the signal sent even when the
+    // program handled it and exited with a code.
+    const kill = (sig: NodeJS.Signals) => {
+      try {
+        if (proc.child.pid !== undefined) process.kill(proc.child.pid, sig);
+      } catch { /* already gone */ }
+    };
+    kill(signal);
+    const t = setTimeout(() => kill("SIGKILL"), timeoutMs);
+    try {
+      return await proc.exited;
+    } finally {
+      clearTimeout(t);
+    }
   }
 
   /** Stop every program still running (SIGTERM, then SIGKILL), newest first. */

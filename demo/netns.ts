@@ -43,12 +43,19 @@ export function sysctl(ns: string, key: string, value: string): void {
   nsExec(ns, "sysctl", ["-q", "-w", `${key}=${value}`]);
 }
 
+/**
+ * Sequence of the temporary veth names made in the root namespace: shared by every run of this
+ * process, so two runs alive at once in one process never pick the same name.
+ */
+let vethSeq = 0;
+
 /** A set of namespaces created for one run. */
 export class NetnsRun {
   /** Prefix of every namespace of this run. */
   readonly prefix: string;
   #made: string[] = [];
-  #links = 0;
+  /** Temporary veth names made in the root namespace (left there if a move failed). */
+  #tmpLinks: string[] = [];
 
   /** Create a run whose namespaces are named `<prefix><name>`. */
   constructor(prefix: string) {
@@ -77,9 +84,11 @@ export class NetnsRun {
    * both brought up.
    */
   link(a: string, ifA: string, b: string, ifB: string): void {
-    const tmpA = `v${process.pid % 100000}a${this.#links}`;
-    const tmpB = `v${process.pid % 100000}b${this.#links++}`;
+    const seq = vethSeq++;
+    const tmpA = `v${process.pid % 100000}a${seq}`;
+    const tmpB = `v${process.pid % 100000}b${seq}`;
     ip("link", "add", tmpA, "type", "veth", "peer", "name", tmpB);
+    this.#tmpLinks.push(tmpA);
     ip("link", "set", tmpA, "netns", this.ns(a));
     ip("link", "set", tmpB, "netns", this.ns(b));
     ip("-n", this.ns(a), "link", "set", tmpA, "name", ifA);
@@ -133,7 +142,10 @@ export class NetnsRun {
     return this.#made.filter((n) => new RegExp(`^${n}( |$)`, "m").test(list));
   }
 
-  /** Kill every process in this run's namespaces and delete them. Never throws. */
+  /**
+   * Kill every process in this run's namespaces and delete them, and remove any temporary veth
+   * this run left in the root namespace (a link whose move failed). Never throws.
+   */
   teardown(): void {
     for (const full of [...this.#made].reverse()) {
       const pids = spawnSync("ip", ["netns", "pids", full], { encoding: "utf8" }).stdout ?? "";
@@ -145,6 +157,11 @@ export class NetnsRun {
       spawnSync("ip", ["netns", "del", full]);
     }
     this.#made = [];
+    for (const tmp of this.#tmpLinks) {
+      // Deleting one end of a veth pair deletes both; a moved link is simply not found here.
+      spawnSync("ip", ["link", "del", tmp], { stdio: "ignore" });
+    }
+    this.#tmpLinks = [];
   }
 }
 
