@@ -56,7 +56,7 @@ import {
   type SchedulerOutcome,
   type SourceRateOptions,
 } from "../lib/tep/query_scheduler.ts";
-import type { TokenBucketOptions } from "../lib/tep/token_bucket.ts";
+import type { TokenBucketOptions } from "../lib/ratelimit/token_bucket.ts";
 import { parseRingMessage } from "./ring_messages.ts";
 import { EXTRA, STATS_OFFSET, TepStats, WORKER } from "./stats_layout.ts";
 

@@ -42,6 +42,7 @@
  *
  * @module
  */
+import { TokenBucket } from "../ratelimit/token_bucket.ts";
 import {
   checkIpv4,
   decapsulateIpv4,
@@ -547,11 +548,8 @@ export class ClientDataplane {
   readonly #verifyIcmpv6: boolean;
   readonly #traffic: Float64Array;
   readonly #drops: Float64Array;
-  // ICMPv4 token bucket, in milli-tokens so that integer rates and ms clocks refill exactly.
-  readonly #rate: number;
-  readonly #cap: number;
-  #tokens: number;
-  #last = Number.NEGATIVE_INFINITY;
+  // Rate limiter of every ICMPv4 message this data plane builds.
+  readonly #icmpBucket: TokenBucket;
   // Results, one per entry point.
   readonly #tun: Slot;
   readonly #tunnel: Slot;
@@ -606,9 +604,7 @@ export class ClientDataplane {
         `Cannot create client data plane: ICMP rate ${rate}/s burst ${burst} out of range`,
       );
     }
-    this.#rate = rate;
-    this.#cap = burst * 1000;
-    this.#tokens = this.#cap;
+    this.#icmpBucket = new TokenBucket({ ratePerSec: rate, burst });
     this.#verifyIcmpv6 = options.verifyIcmpv6Checksum ?? true;
     this.counters = options.counters ?? new ClientDataplaneCounters();
     this.#traffic = this.counters.traffic;
@@ -686,30 +682,15 @@ export class ClientDataplane {
 
   /** Tokens left in the ICMPv4 rate limiter at `now` (fractional; for tests and status). */
   icmpTokens(now: number): number {
-    this.#refill(now);
-    return this.#tokens / 1000;
+    return this.#icmpBucket.available(now);
   }
 
   // -------------------------------------------------------------------------------------------
   // Helpers (no allocation).
 
-  #refill(now: number): void {
-    if (now > this.#last) {
-      if (this.#last !== Number.NEGATIVE_INFINITY) {
-        const t = this.#tokens + (now - this.#last) * this.#rate;
-        this.#tokens = t < this.#cap ? t : this.#cap;
-      }
-      this.#last = now;
-    }
-  }
-
   /** Take one ICMPv4 token at `now`; counts `icmp-rate-limited` when there is none. */
   #takeToken(now: number): boolean {
-    this.#refill(now);
-    if (this.#tokens >= 1000) {
-      this.#tokens -= 1000;
-      return true;
-    }
+    if (this.#icmpBucket.take(now)) return true;
     this.#drops[D["icmp-rate-limited"]]++;
     return false;
   }

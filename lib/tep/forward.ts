@@ -69,7 +69,7 @@ import {
 import { contains4, contains6 } from "../addr/mod.ts";
 import type { BindingTable } from "./binding_table.ts";
 import { DROP_REASON_ID, DropCounters, type DropReason } from "./drop_reasons.ts";
-import { TokenBucket } from "./token_bucket.ts";
+import { TokenBucket } from "../ratelimit/token_bucket.ts";
 import type { MissDecision, QueryScheduler, QueuedPacket } from "./query_scheduler.ts";
 import { Reassembler, REASSEMBLY, type ReassemblyReason } from "./reassembly.ts";
 import { type ForwardConfig, IPV6_MIN_MTU } from "./forward_config.ts";

@@ -16,7 +16,7 @@ import {
 import { type ForwardConfigInput, resolveForwardConfig } from "./forward_config.ts";
 import { BindingTable } from "./binding_table.ts";
 import { QueryScheduler } from "./query_scheduler.ts";
-import { TokenBucket } from "./token_bucket.ts";
+import { TokenBucket } from "../ratelimit/token_bucket.ts";
 import { Reassembler, REASSEMBLY } from "./reassembly.ts";
 import { Ipv4Pool, parseCidr4 } from "../addr/mod.ts";
 import { Prng } from "../testing/prng.ts";

@@ -5,7 +5,7 @@
  * - `binding_table.ts`: {@link BindingTable}, pool IPv4 -> client IPv6, filled only from the
  *   control plane (push or `query`), with zero-allocation per-packet checks.
  * - `negative_cache.ts`: {@link NegativeCache}, addresses the server said are not leased.
- * - `token_bucket.ts`: {@link TokenBucket} and {@link KeyedTokenBucket} (per source, LRU).
+ * - `../ratelimit/token_bucket.ts` (re-exported): {@link TokenBucket}, {@link KeyedTokenBucket}.
  * - `query_scheduler.ts`: {@link QueryScheduler}, the miss path in both directions as decisions
  *   (query, queue, drop with a reason), with bounded queues.
  * - `drop_reasons.ts`: {@link DROP_REASONS}, the one table of drop reasons, and
@@ -61,7 +61,7 @@ export {
   type KeyedTokenBucketOptions,
   TokenBucket,
   type TokenBucketOptions,
-} from "./token_bucket.ts";
+} from "../ratelimit/token_bucket.ts";
 export {
   type MissDecision,
   type PoolMembership,

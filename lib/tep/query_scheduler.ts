@@ -47,7 +47,7 @@ import {
   KeyedTokenBucket,
   TokenBucket,
   type TokenBucketOptions,
-} from "./token_bucket.ts";
+} from "../ratelimit/token_bucket.ts";
 
 /** The pool test the scheduler needs; `Ipv4Pool` from `lib/addr` fits. */
 export interface PoolMembership {
