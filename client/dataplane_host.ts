@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { workerModuleUrls } from "../lib/sys/worker_url.ts";
 import { type Cidr6, formatCidr6, formatIpv4, formatIpv6 } from "../lib/addr/mod.ts";
 import type { DataplaneLease } from "../lib/client/mod.ts";
 import { StopSignal, SysError } from "../lib/sys/mod.ts";
@@ -62,18 +63,6 @@ export interface WorkerDataplaneOptions {
 
 const RING_BYTES = 4096;
 
-/**
- * Where the Worker module may be: beside this file when run from source; in a `bun build
- * --compile` binary the extra entry points keep their paths from the common root of all entry
- * points (the repository root when `lib/` workers are embedded too, see `scripts/build.sh`),
- * while `import.meta.url` names the executable at the root of the embedded file system.
- */
-function workerUrls(): string[] {
-  const here = new URL("./dataplane_worker.ts", import.meta.url).href;
-  if (!import.meta.url.includes("$bunfs")) return [here];
-  return [new URL("./client/dataplane_worker.ts", import.meta.url).href, here];
-}
-
 /** The data plane in a Worker; see the module documentation. */
 export class WorkerDataplane implements DataplaneControl {
   readonly counters: CounterBlock;
@@ -104,7 +93,7 @@ export class WorkerDataplane implements DataplaneControl {
   async start(localIpv6: string): Promise<void> {
     if (this.#worker) throw new Error("data plane already started");
     let last: Error | undefined;
-    for (const url of workerUrls()) {
+    for (const url of workerModuleUrls(import.meta.url, "dataplane_worker.ts", "client")) {
       try {
         return await this.#startAt(url, localIpv6);
       } catch (e) {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { workerModuleUrls } from "../lib/sys/worker_url.ts";
 import { MessageRing } from "../lib/sys/message_ring.ts";
 import { StopSignal } from "../lib/sys/stop_signal.ts";
 import type { BindingDumpEntry, DataPlaneSettings, DropSample } from "./dataplane.ts";
@@ -20,18 +21,6 @@ export interface DataPlaneHostEvents {
   onDrop(sample: DropSample): void;
   /** The Worker failed (it has stopped). */
   onError(message: string): void;
-}
-
-/**
- * Where the Worker module may be: beside this file when run from source; in a `bun build
- * --compile` binary the extra entry points keep their paths from the common root of all entry
- * points (the repository root when `lib/` workers are embedded too, see `scripts/build.sh`),
- * while `import.meta.url` names the executable at the root of the embedded file system.
- */
-function workerUrls(): string[] {
-  const here = new URL("./dataplane_worker.ts", import.meta.url).href;
-  if (!import.meta.url.includes("$bunfs")) return [here];
-  return [here, new URL("./tep/dataplane_worker.ts", import.meta.url).href];
 }
 
 /** Ring size: room for thousands of control messages. */
@@ -74,7 +63,7 @@ export class DataPlaneHost {
     timeoutMs = 15_000,
   ): Promise<DataPlaneHost> {
     let last: Error | undefined;
-    for (const url of workerUrls()) {
+    for (const url of workerModuleUrls(import.meta.url, "dataplane_worker.ts", "tep")) {
       try {
         return await DataPlaneHost.#start(url, tunFd, settings, events, timeoutMs);
       } catch (e) {

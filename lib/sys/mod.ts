@@ -21,6 +21,7 @@ export { readPacket, setNonBlocking, writePacket } from "./fd_io.ts";
 export { PollSet } from "./poll_set.ts";
 export { StopSignal, type StopSignalInit } from "./stop_signal.ts";
 export { MESSAGE_RING_MAX, MessageRing, type MessageRingInit } from "./message_ring.ts";
+export { workerModuleUrls } from "./worker_url.ts";
 export { type PollLoopOptions, runPollLoop } from "./poll_loop.ts";
 export { DEFAULT_MAX_IDLE_MS, PacketPoller, type TryRead } from "./packet_poller.ts";
 
