@@ -20,7 +20,12 @@ import { randomBytes } from "node:crypto";
 import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
 import { Ipv4Pool, parseCidr4, parseIpv4 } from "../lib/addr/mod.ts";
 import { LeaseAllocator, LeaseStore } from "../lib/lease/mod.ts";
-import { createSaslServer, type MechanismName, type ServerSessionOptions } from "../lib/tsp/mod.ts";
+import {
+  createSaslServer,
+  isTsp20Version,
+  type MechanismName,
+  type ServerSessionOptions,
+} from "../lib/tsp/mod.ts";
 import { createLogger, type LogFields, type Logger, type LogLevel } from "../lib/log/logger.ts";
 import type { CtlRequest, CtlResponse } from "../lib/ctl/protocol.ts";
 import { type ControlServer, serveControl } from "../lib/sys/control_socket.ts";
@@ -140,13 +145,12 @@ export function mechanismsOf(c: ServerConfig): MechanismName[] {
 }
 
 /**
- * Versions accepted: every 2.0.x (brief §8.6; tsps accepts any `VERSION=2.0.`) and 1.0 (the
- * multi-TEP draft's own examples). The session matches an exact list, so 2.0.0-2.0.99 are listed.
+ * Versions accepted: every 2.0.x (brief §2.3, §8.6; tsps accepts any `VERSION=2.0.`) and 1.0 (the
+ * multi-TEP draft's own examples).
  */
-export const SERVER_VERSIONS: readonly string[] = Object.freeze([
-  ...Array.from({ length: 100 }, (_, i) => `2.0.${i}`),
-  "1.0",
-]);
+function acceptVersion(version: string): boolean {
+  return version === "1.0" || isTsp20Version(version);
+}
 
 function sessionOptionsOf(c: ServerConfig): ServerSessionOptions {
   const users = c.users;
@@ -159,7 +163,7 @@ function sessionOptionsOf(c: ServerConfig): ServerSessionOptions {
   const realm = c.realm;
   return {
     mechanisms: mechanismsOf(c),
-    versions: SERVER_VERSIONS,
+    acceptVersion,
     createSasl: (mechanism, ctx) =>
       createSaslServer(mechanism, {
         lookup: mechanism === "PLAIN" ? plainLookup : digestLookup,
@@ -227,12 +231,11 @@ export async function startDaemon(config: ServerConfig, opts: DaemonOptions = {}
     if (a.ok) excluded.push(a.value);
   }
   const pool = new Ipv4Pool(cidr.value, excluded);
+  // The per-client limits are set (and changed on reload) by the service, from its settings.
   const allocator = new LeaseAllocator({
     pool,
     leaseMs: cfg.lifetimeMs,
     quarantineMinMs: cfg.quarantineMs,
-    maxPerIpv6: Infinity,
-    maxPerIdentity: Infinity,
   });
   let fail: (e: Error) => void = () => {};
   const opened = LeaseStore.open({

@@ -6,8 +6,9 @@
  * No sockets and no timers here: sessions are {@link SessionHandle}s implemented by the shell,
  * time comes from the injected clock, and the only I/O is the {@link LeaseStore}'s journal.
  * The pure decisions live beside it: `tep_select.ts` (assignment, failover),
- * `binding_lifetime.ts`, `push_targets.ts`, `client_address.ts`, `lease_limits.ts`,
- * `tep_outbox.ts`.
+ * `binding_lifetime.ts`, `push_targets.ts`, `client_address.ts`, `tep_outbox.ts`. The
+ * per-client limits are the lease table's own (`LeaseAllocator.setLimits`, set from the settings
+ * at start and on every reload).
  *
  * Ordering rules (the store's contract):
  * - an `info` (allocation, renewal, query answer) is sent only after the change it reports is on
@@ -36,7 +37,7 @@ import {
   type TunnelMessage,
 } from "../lib/tsp/mod.ts";
 import type { Committed, Lease, LeaseEvent, LeaseStore } from "../lib/lease/mod.ts";
-import { formatIpv4, formatIpv6, ipv6Key, parseIpv4 } from "../lib/addr/mod.ts";
+import { formatIpv4, formatIpv6, parseIpv4 } from "../lib/addr/mod.ts";
 import type { Credential } from "../lib/auth/credentials.ts";
 import type { Logger } from "../lib/log/logger.ts";
 import type { TepConfig } from "./config.ts";
@@ -44,7 +45,6 @@ import { chooseTep, renewalTep, type TepCandidate } from "./tep_select.ts";
 import { bindingMinutes, leaseMinutes, MINUTE_MS } from "./binding_lifetime.ts";
 import { removalTargets } from "./push_targets.ts";
 import { resolveClientIpv6 } from "./client_address.ts";
-import { LeaseLimits, type LeaseLimitValues } from "./lease_limits.ts";
 import { TepOutbox } from "./tep_outbox.ts";
 import type { Counters } from "./counters.ts";
 
@@ -67,6 +67,17 @@ export interface SessionHandle {
   close(reason: string): void;
 }
 
+/**
+ * Per-client lease limits (protocol brief §6 row 9), enforced by the lease table: a reload
+ * applies them to new leases, leases already held stay.
+ */
+export interface ClientLimits {
+  /** Live leases per client IPv6 address. */
+  readonly perIpv6: number;
+  /** Live leases per non-anonymous identity. */
+  readonly perIdentity: number;
+}
+
 /** The settings the service uses; SIGHUP replaces them with {@link DstmService.updateSettings}. */
 export interface ServiceSettings {
   /** The TEPs of the domain, in configuration order. */
@@ -78,7 +89,7 @@ export interface ServiceSettings {
   /** Longest binding lifetime handed to a TEP, minutes. */
   readonly tepBindingMaxMinutes: number;
   /** Per-client limits. */
-  readonly limits: LeaseLimitValues;
+  readonly limits: ClientLimits;
   /** `<dns_server>` sent to clients. */
   readonly dnsServer?: string;
   /** Keepalive interval sent to clients (0: none). */
@@ -198,7 +209,6 @@ export class DstmService {
   readonly #clock: () => number;
   readonly #onDeadline: (at: number) => void;
   #settings: ServiceSettings;
-  readonly #limits = new LeaseLimits();
   readonly #teps = new Map<string, TepState>();
   readonly #sessions = new Map<SessionHandle, SessionCtx>();
   /** Lease IPv4 → the client session that last created/renewed it (lease delete pushes). */
@@ -206,7 +216,7 @@ export class DstmService {
   readonly #started: number;
   #stopping = false;
 
-  /** Build the service over an opened store (its recovered leases are counted for limits). */
+  /** Build the service over an opened store; the settings' limits go to its lease table. */
   constructor(o: ServiceOptions) {
     this.#store = o.store;
     this.#log = o.log;
@@ -215,9 +225,7 @@ export class DstmService {
     this.#onDeadline = o.onDeadline ?? (() => {});
     this.#settings = o.settings;
     this.#started = o.clock();
-    for (const l of o.store.allocator.leases()) {
-      this.#limits.add(ipv6Key(l.clientIpv6), l.identity);
-    }
+    this.#applyLimits();
     this.#syncTeps();
   }
 
@@ -226,9 +234,13 @@ export class DstmService {
     return this.#settings;
   }
 
-  /** Replace the settings (SIGHUP). TEPs removed from the list lose their session. */
+  /**
+   * Replace the settings (SIGHUP). TEPs removed from the list lose their session; new limits
+   * apply to new leases (leases already held stay).
+   */
   updateSettings(s: ServiceSettings): void {
     this.#settings = s;
+    this.#applyLimits();
     this.#syncTeps();
   }
 
@@ -431,15 +443,6 @@ export class DstmService {
       requested = p.value;
     }
     const now = this.#clock();
-    const alloc = this.#store.allocator;
-    const key = ipv6Key(who.ipv6);
-    const held = alloc.findLease(who.ipv6, ctx.leaseIdentity, now);
-    if (!held && requested === undefined) {
-      const v = this.#limits.check(key, ctx.leaseIdentity, s.limits);
-      if (v !== "ok") {
-        return this.#refuse(v, Status.NO_MORE_TUNNELS, { client: formatIpv6(who.ipv6) });
-      }
-    }
     const cands = this.#candidates();
     const choice = chooseTep(cands);
     if (!choice) return reply(Status.SERVER_ERROR);
@@ -618,7 +621,7 @@ export class DstmService {
 
   // ---- lease events and pushes -----------------------------------------------------------
 
-  /** Look at the events of a store call (logs, limits, removal fan-out), then return it. */
+  /** Look at the events of a store call (logs, removal fan-out), then return it. */
   #commit<T>(c: Committed<T>, releasedBy?: SessionHandle): Committed<T> {
     const ended: Lease[] = [];
     for (const ev of c.events) {
@@ -637,7 +640,6 @@ export class DstmService {
   #onEvent(ev: LeaseEvent, ended: Lease[]): void {
     switch (ev.kind) {
       case "allocate":
-        this.#limits.add(ipv6Key(ev.clientIpv6), ev.identity);
         this.#log.info("lease.allocated", {
           ipv4: formatIpv4(ev.ipv4),
           client: formatIpv6(ev.clientIpv6),
@@ -655,10 +657,7 @@ export class DstmService {
       case "release":
       case "expire": {
         const l = ev.lease;
-        if (l) {
-          this.#limits.remove(ipv6Key(l.clientIpv6), l.identity);
-          ended.push(l);
-        }
+        if (l) ended.push(l);
         this.#log.info(ev.kind === "release" ? "lease.released" : "lease.expired", {
           ipv4: formatIpv4(ev.ipv4),
           client: l ? formatIpv6(l.clientIpv6) : undefined,
@@ -809,6 +808,13 @@ export class DstmService {
     }, () => {
       if (st.link === link) st.inflight--; // the store failed; the daemon stops
     });
+  }
+
+  // ---- settings --------------------------------------------------------------------------
+
+  #applyLimits(): void {
+    const l = this.#settings.limits;
+    this.#store.allocator.setLimits({ maxPerIpv6: l.perIpv6, maxPerIdentity: l.perIdentity });
   }
 
   // ---- TEP registry ----------------------------------------------------------------------

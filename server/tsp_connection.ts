@@ -13,7 +13,9 @@
  * - an authenticated client session (not a TEP) idle for `idleTimeoutMs` is closed; idle means
  *   no complete message in either direction, so trickling bytes does not keep it open. A session
  *   that holds the live lease it created stays open: a server-sent lease `delete` travels on it;
- * - over TCP, a line or frame once started must complete within `frameTimeoutMs` (slow read);
+ * - over TCP, a line or frame once started must complete within `frameTimeoutMs` (slow read;
+ *   the session's `partialSince` says since when one is under way, the limit is read at each
+ *   tick so a reload applies to open connections);
  * - over TCP, a peer that does not read (more than `maxWriteBacklog` bytes unsent) is dropped.
  *
  * Nothing thrown in here escapes: an exception is logged and counted as
@@ -31,7 +33,6 @@ import {
 import type { Logger } from "../lib/log/logger.ts";
 import type { DstmService, SessionHandle, SessionRole } from "./dstm_service.ts";
 import { type Counters, reasonLabel } from "./counters.ts";
-import { ReadProgress } from "./read_progress.ts";
 
 /** Largest slice of input handed to the session at once. */
 export const FEED_SLICE = 8192;
@@ -87,7 +88,6 @@ export class TspConnection implements SessionHandle {
   readonly #t: Transport;
   readonly #d: ConnectionDeps;
   readonly #session: TspServerSession;
-  readonly #progress = new ReadProgress("line");
   readonly #queue: ServerAction[] = [];
   #paused = false;
   #closed = false;
@@ -146,13 +146,6 @@ export class TspConnection implements SessionHandle {
       const slice = bytes.subarray(off, Math.min(bytes.length, off + FEED_SLICE));
       this.#guard(() => {
         const now = this.#d.clock();
-        if (this.#t.kind === "tcp") {
-          const phase = this.#session.phase;
-          if (phase !== "version" && phase !== "authenticate" && phase !== "sasl") {
-            if (this.#progress.mode === "line") this.#progress.setMode("frame");
-          }
-          this.#progress.feed(slice, now);
-        }
         this.#run(this.#session.handle({ kind: "data", now, bytes: slice }));
       });
     }
@@ -186,7 +179,7 @@ export class TspConnection implements SessionHandle {
       if (this.#closed) return;
       const t = this.#d.timeouts();
       if (this.#t.kind === "tcp") {
-        const since = this.#progress.partialSince;
+        const since = this.#session.partialSince;
         if (since !== null && now - since >= t.frameMs) {
           this.#d.counters.inc("timeouts_total", ["frame"]);
           this.#d.log.info("conn.slow-read", { peer: this.peerAddress, after_ms: now - since });
@@ -220,18 +213,22 @@ export class TspConnection implements SessionHandle {
     return Math.max(0, this.#t.pushRoom());
   }
 
-  /** Send a server-initiated message; `false` when the session cannot queue it. */
+  /**
+   * Send a server-initiated message; `false` when the session cannot queue it (not
+   * authenticated, closed, or its held pushes overflowed: the service then closes a TEP's
+   * session so that the TEP resyncs).
+   */
   push(message: TunnelMessage): boolean {
     if (this.#closed) return false;
     const phase = this.#session.phase;
     if (phase !== "command" && phase !== "handling" && phase !== "accepting") return false;
-    let ok = true;
+    let overflow = false;
     this.#guard(() => {
       const actions = this.#session.handle({ kind: "push", now: this.#d.clock(), message });
-      if (actions.some((a) => a.kind === "protocol-error")) ok = false;
-      this.#run(actions.filter((a) => a.kind !== "protocol-error"));
+      overflow = actions.some((a) => a.kind === "push-overflow");
+      this.#run(actions);
     });
-    return ok && !this.#closed;
+    return !overflow && !this.#closed;
   }
 
   /** Close the session now (the service or a timer decided). */
@@ -322,6 +319,10 @@ export class TspConnection implements SessionHandle {
         case "protocol-error":
           d.counters.inc("protocol_errors_total", [reasonLabel(a.reason)]);
           d.log.debug("conn.protocol-error", { peer: this.peerAddress, reason: a.reason });
+          break;
+        case "push-overflow":
+          // push() returns false; the service counts it and decides (closes a TEP's session)
+          d.log.debug("conn.push-overflow", { peer: this.peerAddress, pending: a.pending });
           break;
         case "close":
           this.#onSessionClose(a.reason);

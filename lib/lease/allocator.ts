@@ -54,6 +54,20 @@ export interface AllocatorOptions {
   readonly initialCapacity?: number;
 }
 
+/**
+ * The per-client limits of a {@link LeaseAllocator} (protocol.md §6 row 9), as
+ * {@link LeaseAllocator.limits} reports them and {@link LeaseAllocator.setLimits} takes them.
+ * Each is an integer >= 1 or `Infinity` (no limit).
+ */
+export interface LeaseLimits {
+  /** Leases per client IPv6 address. */
+  readonly maxPerIpv6: number;
+  /** Leases per client /64. */
+  readonly maxPerPrefix64: number;
+  /** Leases per non-empty identity (anonymous `""` is exempt). */
+  readonly maxPerIdentity: number;
+}
+
 /** A `create` (allocation or renewal) request. */
 export interface CreateRequest {
   /** The client's IPv6 address (16 bytes); the session's source address. */
@@ -170,9 +184,9 @@ export class LeaseAllocator {
   readonly #size: number;
   readonly #leaseMs: number;
   readonly #quarantineMinMs: number;
-  readonly #maxPerIpv6: number;
-  readonly #maxPer64: number;
-  readonly #maxPerIdentity: number;
+  #maxPerIpv6: number;
+  #maxPer64: number;
+  #maxPerIdentity: number;
 
   #cap = 0;
   #hwm = 0;
@@ -233,6 +247,41 @@ export class LeaseAllocator {
   /** The pool this table allocates from. */
   get pool(): PoolSpace {
     return this.#pool;
+  }
+
+  /** The per-client limits in force. */
+  get limits(): LeaseLimits {
+    return {
+      maxPerIpv6: this.#maxPerIpv6,
+      maxPerPrefix64: this.#maxPer64,
+      maxPerIdentity: this.#maxPerIdentity,
+    };
+  }
+
+  /**
+   * Change the per-client limits (configuration reload). A field left out keeps its value. The
+   * new limits apply to allocations from now on; leases already held stay (and renew) even when
+   * they are now over a limit, they just count against it. Turning the /64 limit on from
+   * `Infinity` counts the live leases per /64 once (O(high-water mark)); turning it off drops
+   * that bookkeeping. Queues no event (limits are configuration, not lease state). Throws
+   * `RangeError` for a bad value, changing nothing.
+   */
+  setLimits(limits: Partial<LeaseLimits>): void {
+    const ipv6 = limit("maxPerIpv6", limits.maxPerIpv6 ?? this.#maxPerIpv6);
+    const p64 = limit("maxPerPrefix64", limits.maxPerPrefix64 ?? this.#maxPer64);
+    const identity = limit("maxPerIdentity", limits.maxPerIdentity ?? this.#maxPerIdentity);
+    const was64 = this.#maxPer64 !== Infinity;
+    this.#maxPerIpv6 = ipv6;
+    this.#maxPer64 = p64;
+    this.#maxPerIdentity = identity;
+    if (was64 === (p64 !== Infinity)) return;
+    this.#p64.clear();
+    if (p64 === Infinity) return;
+    for (let i = 0; i < this.#hwm; i++) {
+      if (this.#state[i] !== LEASED) continue;
+      const k64 = prefix64Key(this.#v6, i * 16);
+      this.#p64.set(k64, (this.#p64.get(k64) ?? 0) + 1);
+    }
   }
 
   /** Counters (O(1)). */

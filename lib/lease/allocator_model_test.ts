@@ -30,7 +30,7 @@ class Model {
   quar = new Map<number, number>();
   constructor(
     readonly addrs: number[],
-    readonly o: Required<Omit<AllocatorOptions, "pool" | "initialCapacity">>,
+    public o: Required<Omit<AllocatorOptions, "pool" | "initialCapacity">>,
   ) {}
 
   sweep(now: number): number[] {
@@ -172,6 +172,7 @@ function runModel(
   pool: PoolSpace,
   opts: Model["o"],
   clients: number,
+  changeLimits = false,
 ): void {
   const rng = new Prng(seed);
   const a = new LeaseAllocator({ pool, ...opts, initialCapacity: 4 });
@@ -202,6 +203,19 @@ function runModel(
       now = a.pollAt(); // exactly on a deadline
       boundary = true;
     } else now += rng.int(5_000);
+    if (changeLimits && rng.int(40) === 0) {
+      // a reload: new limits for new leases, the table stays (Infinity turns a limit off)
+      const pick = (hi: number) => (rng.int(5) === 0 ? Infinity : 1 + rng.int(hi));
+      const limits = {
+        maxPerIpv6: pick(3),
+        maxPerPrefix64: pick(8),
+        maxPerIdentity: pick(10),
+      };
+      a.setLimits(limits);
+      m.o = { ...m.o, ...limits };
+      assert.deepEqual(a.limits, limits, ctx);
+      counts.set("limits", (counts.get("limits") ?? 0) + 1);
+    }
     const op = rng.int(100);
     let got: Outcome;
     let want: Outcome;
@@ -329,4 +343,22 @@ test("lease allocator model: 6k random operations with no quarantine minimum", (
     maxPerPrefix64: 8,
     maxPerIdentity: 12,
   }, 60);
+});
+
+test("lease allocator model: 6k random operations with the limits changed as they run", () => {
+  const pool = new Ipv4Pool(makeCidr4(0xc6336400, 27), [0xc6336401]);
+  runModel(
+    3,
+    6_000,
+    pool,
+    {
+      leaseMs: 10 * MIN,
+      quarantineMinMs: 2 * MIN,
+      maxPerIpv6: 2,
+      maxPerPrefix64: Infinity,
+      maxPerIdentity: 9,
+    },
+    40,
+    true,
+  );
 });

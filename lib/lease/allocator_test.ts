@@ -28,6 +28,11 @@ function alloc(opts: Partial<AllocatorOptions> = {}, prefix = 24): LeaseAllocato
   });
 }
 
+function code(r: CreateResult): number {
+  assert.ok(!r.ok, `expected a failure, got ${JSON.stringify(r)}`);
+  return r.code;
+}
+
 function ok(r: CreateResult | { ok: boolean }): Lease {
   assert.ok(r.ok, `expected success, got ${JSON.stringify(r)}`);
   return (r as { lease: Lease }).lease;
@@ -270,6 +275,87 @@ test("lease allocator: per-IPv6, per-/64 and per-identity limits give 301", () =
   const l = ok(d.create({ clientIpv6: v6(1), identity: "a", tep: "t" }, 0));
   ok(d.release(l.ipv4, 1));
   ok(d.create({ clientIpv6: v6(1), identity: "b", tep: "t" }, 1));
+});
+
+test("lease allocator: setLimits changes the limits for new leases; held leases stay and renew", () => {
+  const a = alloc();
+  assert.deepEqual(a.limits, { maxPerIpv6: 1, maxPerPrefix64: Infinity, maxPerIdentity: Infinity });
+  const first = ok(a.create({ clientIpv6: v6(1), identity: "a", tep: "t" }, 0));
+  assert.equal(code(a.create({ clientIpv6: v6(1), identity: "b", tep: "t" }, 0)), 301);
+  // raise: the same address may now hold more leases
+  a.setLimits({ maxPerIpv6: 3 });
+  assert.deepEqual(a.limits, { maxPerIpv6: 3, maxPerPrefix64: Infinity, maxPerIdentity: Infinity });
+  ok(a.create({ clientIpv6: v6(1), identity: "b", tep: "t" }, 1));
+  ok(a.create({ clientIpv6: v6(1), identity: "c", tep: "t" }, 1));
+  // lower below what is held: nothing is taken away, renewals work, new leases are refused
+  a.setLimits({ maxPerIpv6: 1 });
+  assert.equal(a.stats().leased, 3);
+  const renewed = a.create({ clientIpv6: v6(1), identity: "b", tep: "t" }, 2);
+  assert.ok(renewed.ok && renewed.renewed);
+  assert.equal(
+    a.create({ clientIpv6: v6(1), identity: "a", tep: "t", requestedIpv4: first.ipv4 }, 2).ok,
+    true,
+  );
+  assert.deepEqual(a.create({ clientIpv6: v6(1), identity: "d", tep: "t" }, 2), {
+    ok: false,
+    code: 301,
+    reason: "limit-ipv6",
+  });
+  // releasing one of three still leaves the address over the limit of 1
+  ok(a.release(first.ipv4, 3));
+  assert.equal(code(a.create({ clientIpv6: v6(1), identity: "a", tep: "t" }, 3)), 301);
+  // identity: anonymous stays exempt; the limit counts leases already held
+  a.setLimits({ maxPerIpv6: 5, maxPerIdentity: 1 });
+  assert.deepEqual(a.create({ clientIpv6: v6(2), identity: "b", tep: "t" }, 4), {
+    ok: false,
+    code: 301,
+    reason: "limit-identity",
+  });
+  ok(a.create({ clientIpv6: v6(2), identity: "", tep: "t" }, 4));
+  ok(a.create({ clientIpv6: v6(3), identity: "", tep: "t" }, 4));
+  a.drainEvents();
+  a.setLimits({ maxPerIdentity: Infinity });
+  assert.equal(a.drainEvents().length, 0, "limits are configuration: no lease event");
+  ok(a.create({ clientIpv6: v6(2), identity: "b", tep: "t" }, 5));
+});
+
+test("lease allocator: turning the /64 limit on counts the leases already held, off forgets them", () => {
+  const a = alloc({ maxPerIpv6: 4 });
+  ok(a.create({ clientIpv6: v6(1), identity: "", tep: "t" }, 0));
+  ok(a.create({ clientIpv6: v6(2), identity: "", tep: "t" }, 0));
+  const third = ok(a.create({ clientIpv6: v6(3), identity: "", tep: "t" }, 0));
+  ok(a.create({ clientIpv6: v6(1, 1), identity: "", tep: "t" }, 0)); // another /64
+  a.setLimits({ maxPerPrefix64: 3 });
+  assert.deepEqual(a.create({ clientIpv6: v6(4), identity: "", tep: "t" }, 1), {
+    ok: false,
+    code: 301,
+    reason: "limit-prefix64",
+  });
+  ok(a.create({ clientIpv6: v6(2, 1), identity: "", tep: "t" }, 1));
+  // the count follows releases and expiries made while the limit is on
+  ok(a.release(third.ipv4, 2));
+  ok(a.create({ clientIpv6: v6(4), identity: "", tep: "t" }, 2));
+  assert.equal(code(a.create({ clientIpv6: v6(5), identity: "", tep: "t" }, 2)), 301);
+  a.setLimits({ maxPerPrefix64: Infinity });
+  ok(a.create({ clientIpv6: v6(5), identity: "", tep: "t" }, 3));
+  // on again: recounted from the table, not from the stale counts
+  a.setLimits({ maxPerPrefix64: 4 });
+  assert.equal(code(a.create({ clientIpv6: v6(6), identity: "", tep: "t" }, 4)), 301);
+  a.setLimits({ maxPerPrefix64: 5 });
+  ok(a.create({ clientIpv6: v6(6), identity: "", tep: "t" }, 4));
+  a.expire(4 + 10 * MIN); // everything expires
+  ok(a.create({ clientIpv6: v6(7), identity: "", tep: "t" }, 4 + 10 * MIN));
+});
+
+test("lease allocator: setLimits refuses bad values and then changes nothing", () => {
+  const a = alloc({ maxPerIpv6: 2, maxPerIdentity: 3 });
+  for (const bad of [0, -1, 1.5, NaN, "2" as unknown as number]) {
+    assert.throws(() => a.setLimits({ maxPerIpv6: 4, maxPerIdentity: bad }), RangeError);
+    assert.throws(() => a.setLimits({ maxPerPrefix64: bad }), RangeError);
+  }
+  assert.deepEqual(a.limits, { maxPerIpv6: 2, maxPerPrefix64: Infinity, maxPerIdentity: 3 });
+  a.setLimits({});
+  assert.deepEqual(a.limits, { maxPerIpv6: 2, maxPerPrefix64: Infinity, maxPerIdentity: 3 });
 });
 
 test("lease allocator: unusable client IPv6 addresses get 309", () => {

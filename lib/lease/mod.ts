@@ -3,7 +3,7 @@
  *
  * - `allocator.ts`: {@link LeaseAllocator}, the pure, time-injected lease table of one IPv4 pool:
  *   O(1) allocation on any pool size, renewal by IPv6 address and identity, release, expiry,
- *   quarantine before reuse, per-client limits, TEP tracking for `delete` and failover. Every
+ *   quarantine before reuse, per-client limits (changeable at run time), TEP tracking for `delete` and failover. Every
  *   change is a {@link LeaseEvent}.
  * - `store.ts`: {@link LeaseStore}, the allocator made durable in a state directory: journal with
  *   group commit, compaction to a snapshot, recovery on open.
@@ -20,6 +20,7 @@ export {
   DEFAULT_LEASE_MS,
   DEFAULT_QUARANTINE_MIN_MS,
   LeaseAllocator,
+  type LeaseLimits,
   type LeaseOwner,
   type LeaseRecordVisitor,
   type LeaseResult,

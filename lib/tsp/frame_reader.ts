@@ -92,6 +92,7 @@ export class FrameReader {
   #start = 0;
   #end = 0;
   #pending = -1;
+  #completed = 0;
   #error: FrameItem | null = null;
 
   /** Create a reader. Throws `RangeError` for limits that are not positive or do not fit. */
@@ -115,6 +116,26 @@ export class FrameReader {
   /** Bytes pushed and not yet read. */
   get buffered(): number {
     return this.#end - this.#start;
+  }
+
+  /**
+   * True while an item is started and not complete: a `Content-length` header was read and its
+   * body is not all here, or bytes of a line (or of a header line) are held. Read it after
+   * {@link next} returned `null`: every complete item has then been taken, and NULs between items
+   * were skipped, so it says exactly whether the peer stopped in the middle of an item (what a
+   * slow-read timer needs). False after an error.
+   */
+  get partial(): boolean {
+    return this.#pending >= 0 || this.#end > this.#start;
+  }
+
+  /**
+   * How many items have ended so far: lines and frames returned, and the empty lines skipped
+   * between frames. With {@link partial}, a caller can tell that one item ended and another began
+   * (a slow-read timer restarts then, not while one item trickles in).
+   */
+  get completed(): number {
+    return this.#completed;
   }
 
   /** The sticky error reason, or `null` while the stream is readable. */
@@ -181,6 +202,7 @@ export class FrameReader {
         const body = this.#buf.slice(this.#start, this.#start + this.#pending);
         this.#start += this.#pending;
         this.#pending = -1;
+        this.#completed++;
         this.#compactIfEmpty();
         return { kind: "frame", body };
       }
@@ -210,16 +232,21 @@ export class FrameReader {
       this.#start = next;
       if (mode === "line") {
         const line = this.#buf.slice(s, e);
+        this.#completed++;
         this.#compactIfEmpty();
         return { kind: "line", line };
       }
-      if (e === s) continue; // empty line between frames
+      if (e === s) {
+        this.#completed++; // an empty line between frames
+        continue;
+      }
       const header = this.#header(s, e);
       if (header === "none") {
         if (mode === "command") {
           return this.#fail("not-framed", "Cannot read frame: expected a Content-length line");
         }
         const line = this.#buf.slice(s, e);
+        this.#completed++;
         this.#compactIfEmpty();
         return { kind: "line", line };
       }

@@ -68,6 +68,43 @@ test("frame reader: command frames, byte counts, byte-at-a-time feeding", () => 
   );
 });
 
+test("frame reader: partial and completed tell whether the peer stopped inside an item", () => {
+  const r = new FrameReader();
+  assert.equal(r.partial, false);
+  r.push(enc.encode("\0\0"));
+  assert.equal(r.next("line"), null);
+  assert.equal(r.partial, false, "NULs between lines start nothing");
+  r.push(enc.encode("VERSION=2"));
+  assert.equal(r.next("line"), null);
+  assert.equal(r.partial, true);
+  r.push(enc.encode(".0.0\r\n"));
+  assert.equal(r.next("line")?.kind, "line");
+  assert.equal(r.next("line"), null);
+  assert.equal(r.partial, false);
+  r.push(enc.encode("\r\nContent-length: 3\r\n"));
+  assert.equal(r.next("command"), null);
+  assert.equal(r.partial, true, "header read, body awaited");
+  assert.equal(r.completed, 2, "the VERSION line and the empty line before the header");
+  r.push(enc.encode("abc\r"));
+  assert.equal(r.next("command")?.kind, "frame");
+  assert.equal(r.completed, 3);
+  assert.equal(r.next("command"), null);
+  assert.equal(r.partial, true, "the CR of an empty line");
+  r.push(enc.encode("\n"));
+  assert.equal(r.next("command"), null);
+  assert.equal(r.partial, false, "an empty line between frames is skipped...");
+  assert.equal(r.completed, 4, "...but it ended");
+  r.push(enc.encode("Content-len"));
+  assert.equal(r.next("command"), null);
+  assert.equal(r.partial, true, "a header line under way");
+  r.push(enc.encode("gth: 0\r\n"));
+  assert.equal(r.next("command")?.kind, "frame");
+  assert.equal(r.partial, false, "Content-length: 0 is a whole (empty) frame");
+  r.push(enc.encode("oops\r\n"));
+  assert.equal(r.next("command")?.kind, "error");
+  assert.equal(r.partial, false, "nothing is under way after an error");
+});
+
 test("frame reader: reply mode yields unframed status lines and frames", () => {
   const r = new FrameReader({ mode: "reply" });
   assert.deepEqual(

@@ -179,6 +179,7 @@ export {
 export {
   formatVersionLine,
   hasAcceptStep,
+  isTsp20Version,
   isTspVersion,
   parseVersionLine,
   TSP_VERSIONS,

@@ -3,9 +3,10 @@
  * (each with `now` in ms), actions out, one deadline from {@link TspServerSession.pollAt}.
  *
  * Phases, each citing the brief:
- * 1. `version` (§2.3, §8.6): `VERSION=<v>`; a configured version (default 1.0, 2.0.0, 2.0.1,
- *    2.0.2) gets the `CAPABILITY` line; any other gets `302 Unsupported client version` (or
- *    `1302` and a broker list when a redirect is configured) and the session closes.
+ * 1. `version` (§2.3, §8.6): `VERSION=<v>`; an accepted version (default 1.0, 2.0.0, 2.0.1,
+ *    2.0.2; or a list, or a predicate such as "1.0 or any 2.0.x" with `isTsp20Version`)
+ *    gets the `CAPABILITY` line; any other gets `302 Unsupported client version` (or `1302` and
+ *    a broker list when a redirect is configured) and the session closes.
  * 2. `authenticate` (§2.3): `AUTHENTICATE <MECH>`; a mechanism not offered gets `300
  *    Authentication failed` and close.
  * 3. `sasl` (§2.4, §8.2, §8.3): lines go to the {@link SaslServer}. On success a DIGEST-MD5
@@ -21,7 +22,12 @@
  *
  * Pushes (PUSH.md): a `push` event sends a server-initiated message framed like a reply
  * (`Content-length`, `200 Success`, XML) at once when the session is idle in the command phase,
- * or after the pending reply/accept step otherwise.
+ * or after the pending reply/accept step otherwise. At most `maxPendingPushes` wait; one more is
+ * dropped with a `push-overflow` action (the session stays open; the shell decides, e.g. closes
+ * a TEP's session so that it resyncs).
+ *
+ * Slow reads: {@link TspServerSession.partialSince} says since when a line or frame has been
+ * partly received, so the shell can close a peer that trickles bytes (its timer, its limit).
  *
  * Framing errors are answered with 500 and close (the stream cannot be resynchronised): framed in
  * the command phase, a bare line before it.
@@ -57,8 +63,14 @@ export interface ServerSessionOptions {
     mechanism: MechanismName,
     context: { readonly version: string },
   ) => SaslServer;
-  /** Versions accepted. Default: 1.0, 2.0.0, 2.0.1, 2.0.2. */
+  /** Versions accepted. Default: 1.0, 2.0.0, 2.0.1, 2.0.2. Ignored when `acceptVersion` is set. */
   readonly versions?: readonly string[];
+  /**
+   * Decide which versions are accepted (the `<v>` of a well-formed `VERSION=<v>` line), instead
+   * of the `versions` list; e.g. `(v) => v === "1.0" || isTsp20Version(v)` accepts 1.0 and every
+   * 2.0.x as the brief's §2.3 says a server should (tsps accepts any `VERSION=2.0.`).
+   */
+  readonly acceptVersion?: (version: string) => boolean;
   /** Tunnel tokens offered, upper case. Default `["V4V6"]`. */
   readonly tunnelTypes?: readonly string[];
   /** Success line after authentication for VERSION=1.x. Default `OK Authentication successful`. */
@@ -149,6 +161,12 @@ export type ServerAction =
   }
   /** Something the peer did wrong that did not end the session; count it. */
   | { readonly kind: "protocol-error"; readonly reason: string }
+  /**
+   * A `push` was dropped: `maxPendingPushes` pushes already wait behind a pending reply or
+   * accept step. The session stays open; the receiver of the push has missed it (a TEP should be
+   * made to resync, e.g. by closing its session).
+   */
+  | { readonly kind: "push-overflow"; readonly pending: number }
   /** Close the transport after the sends above. */
   | { readonly kind: "close"; readonly reason: string };
 
@@ -173,7 +191,7 @@ const text = new TextDecoder();
 /** One TSP session, server side; see the module documentation. */
 export class TspServerSession {
   readonly #o: ServerSessionOptions;
-  readonly #versions: readonly string[];
+  readonly #acceptVersion: (version: string) => boolean;
   readonly #tunnels: readonly string[];
   readonly #reader: FrameReader;
   readonly #authDeadline: number;
@@ -184,6 +202,8 @@ export class TspServerSession {
   #nextId = 1;
   #idleDeadline: number | null = null;
   readonly #pushes: Uint8Array[] = [];
+  #partialSince: number | null = null;
+  #completedSeen = 0;
 
   /** Create a session for a connection accepted at `now`. Throws `TypeError` for bad options. */
   constructor(options: ServerSessionOptions, now: number) {
@@ -193,7 +213,11 @@ export class TspServerSession {
       throw new TypeError("Cannot create server session: mechanisms and createSasl are required");
     }
     this.#o = options;
-    this.#versions = options.versions ?? TSP_VERSIONS;
+    if (options.acceptVersion !== undefined && typeof options.acceptVersion !== "function") {
+      throw new TypeError("Cannot create server session: acceptVersion must be a function");
+    }
+    const versions: readonly string[] = options.versions ?? TSP_VERSIONS;
+    this.#acceptVersion = options.acceptVersion ?? ((v) => versions.includes(v));
     this.#tunnels = (options.tunnelTypes ?? ["V4V6"]).map((t) => t.toUpperCase());
     this.#reader = new FrameReader({ limits: options.limits });
     this.#authDeadline = now + (options.authTimeoutMs ?? 30000);
@@ -217,6 +241,17 @@ export class TspServerSession {
   /** True while a `request` waits for its `reply` (UDP: do not send an empty reply yet). */
   get awaitingHandler(): boolean {
     return this.#state.phase === "handling";
+  }
+
+  /**
+   * Since when (ms) a line or frame has been partly received: the `now` of the event that brought
+   * its first bytes, or of the reply after which reading resumed with them held. `null` when
+   * none is: nothing started, or the session is not reading (waiting for its handler, closed).
+   * A complete item restarts it. The shell closes the session when this is too old (slow read);
+   * the session itself sets no such deadline, so the limit can change while it runs.
+   */
+  get partialSince(): number | null {
+    return this.#partialSince;
   }
 
   /** The next deadline, or `null`. */
@@ -259,7 +294,20 @@ export class TspServerSession {
         this.#close("peer-closed", out);
         break;
     }
+    this.#trackPartial(event.now);
     return out;
+  }
+
+  /** Update {@link partialSince} after an event (the reader is drained when reading). */
+  #trackPartial(now: number): void {
+    const phase = this.#state.phase;
+    const completed = this.#reader.completed;
+    if (phase === "handling" || phase === "closed" || !this.#reader.partial) {
+      this.#partialSince = null;
+    } else if (this.#partialSince === null || completed !== this.#completedSeen) {
+      this.#partialSince = now;
+    }
+    this.#completedSeen = completed;
   }
 
   #drain(now: number, out: ServerAction[]): void {
@@ -298,7 +346,7 @@ export class TspServerSession {
         this.#close("expected VERSION", out);
         return;
       }
-      if (!v.ok || !this.#versions.includes(v.version)) {
+      if (!v.ok || !this.#acceptVersion(v.version)) {
         const redirect = this.#o.versionRedirect;
         if (redirect) {
           const code = Status.UNSUPPORTED_VERSION + REDIRECT_OFFSET;
@@ -466,7 +514,7 @@ export class TspServerSession {
       return;
     }
     if (this.#pushes.length >= (this.#o.maxPendingPushes ?? 64)) {
-      out.push({ kind: "protocol-error", reason: "push queue full, push dropped" });
+      out.push({ kind: "push-overflow", pending: this.#pushes.length });
       return;
     }
     this.#pushes.push(bytes);

@@ -9,6 +9,7 @@ import {
 } from "./dstm_profile.ts";
 import { encodeTunnel } from "./encode_tunnel.ts";
 import { encodeCommand } from "./frame_writer.ts";
+import { isTsp20Version } from "./version.ts";
 import {
   type ServerAction,
   type ServerSessionOptions,
@@ -47,6 +48,7 @@ const INFO = allocationInfo({
   lifetime: 1440,
 });
 const CREATE = frame(encodeTunnel(allocationRequest("2001:db8:100::10")));
+const PUSH = leaseDeletePush({ ipv4: "198.51.100.7", clientIpv6: "2001:db8:100::10" });
 
 function login(s: TspServerSession, version = "2.0.0"): void {
   feed(s, `VERSION=${version}\r\nAUTHENTICATE ANONYMOUS\r\n`);
@@ -70,6 +72,27 @@ test("server session: versions 1.0 and 2.0.x get CAPABILITY; others 302 and clos
   }
   const g = feed(srv(), "HELLO\r\n");
   assert.deepEqual(sent(g), ["500 Invalid request format or specified length\r\n"]);
+});
+
+test("server session: acceptVersion decides instead of the list (1.0 and any 2.0.x)", () => {
+  const any20 = { acceptVersion: (v: string) => v === "1.0" || isTsp20Version(v) };
+  for (const v of ["1.0", "2.0.0", "2.0.2", "2.0.3", "2.0.150"]) {
+    const s = srv({ ...any20, versions: ["1.0"] });
+    const a = feed(s, `VERSION=${v}\r\n`);
+    assert.match(sent(a)[0], /^CAPABILITY /, v);
+    assert.equal(s.version, v);
+  }
+  for (const v of ["1.0.1", "2.1.0", "3.0"]) {
+    const s = srv(any20);
+    assert.deepEqual(sent(feed(s, `VERSION=${v}\r\n`)), ["302 Unsupported client version\r\n"]);
+    assert.equal(s.phase, "closed");
+  }
+  // the accept step follows the version announced
+  const s = srv(any20);
+  login(s, "2.0.7");
+  const r = feed(s, CREATE).find((x) => x.kind === "request");
+  assert.ok(r?.kind === "request" && r.acceptStep);
+  assert.throws(() => srv({ acceptVersion: "2.0.0" as never }), TypeError);
 });
 
 test("server session: 1302 redirect sends the broker list in the same write", () => {
@@ -318,6 +341,73 @@ test("server session: pushes go out at once when idle, after the pending reply o
   assert.deepEqual(kinds(b), ["accept", "send"], "held push flushed after the accept step");
 });
 
+test("server session: beyond maxPendingPushes a push is dropped with push-overflow", () => {
+  const push = PUSH;
+  const s = srv({ maxPendingPushes: 2 });
+  login(s);
+  const r = feed(s, CREATE).find((x) => x.kind === "request")!;
+  assert.deepEqual(s.handle({ kind: "push", now: 0, message: push }), []);
+  assert.deepEqual(s.handle({ kind: "push", now: 0, message: push }), []);
+  assert.deepEqual(s.handle({ kind: "push", now: 0, message: push }), [
+    { kind: "push-overflow", pending: 2 },
+  ]);
+  assert.equal(s.phase, "handling", "the session stays open: the shell decides");
+  const a = s.handle({
+    kind: "reply",
+    now: 0,
+    id: (r as { id: number }).id,
+    reply: { code: 308 },
+  });
+  assert.equal(sent(a).length, 3, "the reply, then the two held pushes");
+});
+
+test("server session: partialSince tracks a started line or frame for the slow-read timer", () => {
+  const s = srv();
+  assert.equal(s.partialSince, null);
+  feed(s, "\0\0", 5);
+  assert.equal(s.partialSince, null, "NULs between lines start nothing");
+  feed(s, "VERSION=2.0", 10);
+  assert.equal(s.partialSince, 10);
+  feed(s, ".0\r\nAUTHENT", 20);
+  assert.equal(s.partialSince, 20, "a complete line restarts the clock for the next one");
+  feed(s, "ICATE ANONYMOUS", 30);
+  assert.equal(s.partialSince, 20, "more bytes of the same line do not");
+  feed(s, "\r\n", 40);
+  assert.equal(s.phase, "command");
+  assert.equal(s.partialSince, null);
+  feed(s, "Content-length: 500\r\n", 50);
+  assert.equal(s.partialSince, 50, "a header without its body");
+  feed(s, "<tunnel", 60);
+  assert.equal(s.partialSince, 50);
+  s.handle({ kind: "tick", now: 70 });
+  s.handle({ kind: "push", now: 80, message: PUSH });
+  assert.equal(s.partialSince, 50, "events that read nothing leave it");
+  s.handle({ kind: "closed", now: 90 });
+  assert.equal(s.partialSince, null);
+
+  // while the handler works, held input is not the peer's delay; reading resumes after the reply
+  const t = srv();
+  login(t);
+  const [c1, c2] = [CREATE, CREATE];
+  const r = feed(t, c1 + c2.slice(0, 10), 100).find((x) => x.kind === "request")!;
+  assert.equal(t.phase, "handling");
+  assert.equal(t.partialSince, null);
+  t.handle({ kind: "reply", now: 200, id: (r as { id: number }).id, reply: { code: 308 } });
+  assert.equal(t.partialSince, 200);
+  const r2 = feed(t, c2.slice(10), 300).find((x) => x.kind === "request");
+  assert.ok(r2, "the second command completes");
+  assert.equal(t.partialSince, null);
+  t.handle({ kind: "reply", now: 310, id: (r2 as { id: number }).id, reply: { code: 308 } });
+  feed(t, "Content-length: 2\r\nabContent-length: 9\r\n", 400);
+  assert.equal(t.partialSince, 400, "complete frame then a started one");
+  const u = srv();
+  login(u);
+  feed(u, "\r", 500);
+  assert.equal(u.partialSince, 500);
+  feed(u, "\nContent-len", 600);
+  assert.equal(u.partialSince, 600, "an empty line between frames ended; a header began");
+});
+
 test("server session: DIGEST-MD5 rspauth, flush-pause, then 200 Success as a separate send", () => {
   const s = srv({ flushPauseMs: 30 });
   const a = feed(s, "VERSION=2.0.0\r\nAUTHENTICATE DIGEST-MD5\r\n");
@@ -420,6 +510,8 @@ test("server session: 20k random and mutated client streams never throw and end 
           s.handle({ kind: "reply", now: off, id: a.id, reply: { code: 200, message: INFO } });
         }
       }
+      const since = s.partialSince;
+      assert.ok(since === null || (since <= off && s.phase !== "closed"), "partialSince");
       off += n;
     }
     s.handle({ kind: "tick", now: 1e9 });

@@ -7,8 +7,11 @@
  * datagram is in flight at a time; it is sent again with the same sequence number (and a fresh
  * timestamp) when no reply with that sequence number comes within the RTO. The RTO starts at 2 s,
  * doubles on every retransmission up to 30 s, and follows the smoothed RTT measured from the
- * echoed timestamps (Jacobson, as in Stevens *UNP* 3rd ed. §22.5). After `maxTries`
- * transmissions the link gives up.
+ * echoed timestamps (Jacobson, as in Stevens *UNP* 3rd ed. §22.5). Only replies to datagrams
+ * sent once give RTT samples (Karn's rule): the server's reply cache answers a retransmission
+ * with the first reply, whose timestamp is the first transmission's, so the sample would include
+ * the timeout; a backed-off RTO stays until a datagram gets through the first time. After
+ * `maxTries` transmissions the link gives up.
  *
  * The server answers every datagram with exactly one datagram, empty (header only) when it has
  * nothing to say. When the session above expects a server message but has nothing to send (the
@@ -201,7 +204,7 @@ export class UdpClientLink {
       out.push({ kind: "drop", reason: "unexpected-sequence" });
       return;
     }
-    this.#sample((stamp(now) - d.header.timestamp) >>> 0);
+    if (f.tries === 1) this.#sample((stamp(now) - d.header.timestamp) >>> 0);
     this.#inFlight = null;
     out.push({ kind: "deliver", payload: d.payload.slice(), sequence: f.sequence });
     this.#startNext(now, out);

@@ -99,6 +99,22 @@ test("udp client link: stop-and-wait queue, replies matched by sequence, RTT ada
   assert.equal(link.giveUpAfterMs, 1000 + 2000 + 4000 + 8000 + 16000 + 30000);
 });
 
+test("udp client link: a reply to a retransmitted datagram gives no RTT sample (Karn)", () => {
+  const link = new UdpClientLink();
+  const [first] = transmits(link.handle({ kind: "send", now: 0, payload: enc.encode("a") }));
+  link.handle({ kind: "send", now: 0, payload: enc.encode("b") });
+  const [again] = transmits(link.handle({ kind: "tick", now: 2000 }));
+  assert.equal(again.retransmission, true);
+  assert.equal(link.rto, 4000, "backed off");
+  // the reply cache answers with the first reply: the first transmission's timestamp
+  const out = link.handle({ kind: "datagram", now: 2050, bytes: replyTo(first.bytes) });
+  assert.equal(out[0].kind, "deliver");
+  assert.equal(link.rto, 4000, "no sample: the backed-off RTO stays");
+  const [second] = transmits(out);
+  link.handle({ kind: "datagram", now: 2150, bytes: replyTo(second.bytes) });
+  assert.equal(link.rto, 1000, "sent once: sampled (100 ms), RTO from the RTT");
+});
+
 test("udp client link: bounded queue and option checks", () => {
   const link = new UdpClientLink({ maxQueue: 1 });
   link.handle({ kind: "send", now: 0, payload: enc.encode("a") });

@@ -6,6 +6,13 @@
  * Bounded in entries (oldest evicted first) and in age (entries older than `maxAgeMs` are treated
  * as absent and pruned). Time is injected.
  *
+ * Timestamp echo: the cached bytes are the whole reply datagram, header included, so a
+ * retransmission gets the *first* transmission's timestamp back, not its own. That is harmless
+ * for the protocol (the sequence number matches and the timestamp is opaque to the server), but a
+ * client must not take an RTT sample from the reply to a retransmitted datagram (Karn's rule):
+ * measured against the first timestamp it would include the retransmission timeout.
+ * `UdpClientLink` follows that rule.
+ *
  * @module
  */
 

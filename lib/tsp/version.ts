@@ -23,6 +23,15 @@ export function isTspVersion(text: string): text is TspVersion {
   return (TSP_VERSIONS as readonly string[]).includes(text);
 }
 
+/**
+ * True for any 2.0.x version (`2.0.0`, `2.0.2`, `2.0.17`, ...): what the tsps server accepts
+ * (any `VERSION=2.0.` line) and what the brief's §2.3 asks a server to accept. Use it in
+ * `ServerSessionOptions.acceptVersion`. Takes the `<v>` of a parsed line, not the line.
+ */
+export function isTsp20Version(version: string): boolean {
+  return typeof version === "string" && version.startsWith("2.0.") && version.length > 4;
+}
+
 /** Result of {@link parseVersionLine}. */
 export type VersionLineResult =
   | { readonly ok: true; readonly version: string }

@@ -4,6 +4,7 @@ import { Prng } from "../testing/prng.ts";
 import {
   formatVersionLine,
   hasAcceptStep,
+  isTsp20Version,
   isTspVersion,
   parseVersionLine,
   TSP_VERSIONS,
@@ -35,6 +36,16 @@ test("version: format and the accept step", () => {
   assert.throws(() => formatVersionLine("2.0.0\r\n"), TypeError);
   assert.ok(hasAcceptStep("2.0.0") && hasAcceptStep("2.0.1") && hasAcceptStep("2.0.2"));
   assert.ok(!hasAcceptStep("1.0") && !hasAcceptStep("1.0.1"));
+});
+
+test("version: isTsp20Version accepts any 2.0.x, as tsps does", () => {
+  for (const v of ["2.0.0", "2.0.1", "2.0.2", "2.0.3", "2.0.99", "2.0.100", "2.0.1.5"]) {
+    assert.ok(isTsp20Version(v), v);
+  }
+  for (const v of ["1.0", "1.0.1", "2.0", "2.1.0", "20.0.1", "3.0.0", "2.0.", ""]) {
+    assert.ok(!isTsp20Version(v), v);
+  }
+  assert.equal(isTsp20Version(undefined as unknown as string), false);
 });
 
 test("version: 100k random and mutated lines never throw", () => {

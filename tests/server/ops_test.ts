@@ -50,6 +50,28 @@ test("server reload: new lifetime, limits, users and log level apply; restart-on
   }
 });
 
+test("server reload: new lease limits apply to new leases; leases already held stay and renew", async () => {
+  const s = await startTestServer();
+  const alice = { mechanism: "DIGEST-MD5" as const, user: "alice", pass: USERS.alice };
+  try {
+    const code = async (o: Parameters<typeof s.peer>[0], i: number) =>
+      (await tspOnce(s.peer(o), allocationRequest(clientIpv6(i)))).status.code;
+    assert.equal(await code(alice, 60), 200);
+    assert.equal(await code(alice, 61), 200);
+    assert.equal(await code({}, 60), 301, "one lease per IPv6 address (default)");
+    setConfigFile(s, { ...BASE_FILE, maxLeasesPerIdentity: 1, maxLeasesPerIpv6: 2 });
+    assert.equal(s.daemon.reload().ok, true);
+    assert.equal(await code(alice, 62), 301, "alice is over the new identity limit");
+    assert.equal(await code(alice, 60), 200, "a held lease renews");
+    assert.equal(await code({}, 60), 200, "two leases per IPv6 address now");
+    assert.equal(s.daemon.counters.get("lease_refusals_total", ["limit-identity"]), 1);
+    assert.equal(s.daemon.counters.get("lease_refusals_total", ["limit-ipv6"]), 1);
+    assert.equal(s.daemon.service.leases().leases.length, 3);
+  } finally {
+    await s.stop();
+  }
+});
+
 test("server reload: a bad configuration is refused and the old one stays", async () => {
   const s = await startTestServer();
   try {

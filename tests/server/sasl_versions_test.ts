@@ -141,7 +141,7 @@ test("server versions: 1.0 has no accept step and says OK Authentication success
 test("server versions: 2.0.x accepted; an unknown version gets 302 and the client falls back", async () => {
   const s = await startTestServer();
   try {
-    for (const v of ["2.0.0", "2.0.1", "2.0.2"]) {
+    for (const v of ["2.0.0", "2.0.1", "2.0.2", "2.0.150"]) {
       const p = await TspTestPeer.connect(s.peer({ versions: [v] }));
       assert.equal(p.version, v);
       await p.close();
