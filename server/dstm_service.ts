@@ -98,6 +98,11 @@ export interface ServiceSettings {
   readonly trustRequestAddress: boolean;
   /** Outbox bound per TEP. */
   readonly tepPushQueue: number;
+  /**
+   * After start, how long a TEP that has not connected yet keeps its leases on renewal (default
+   * 10 s): TEPs reconnect within a second or two of a server restart.
+   */
+  readonly tepStartupGraceMs?: number;
 }
 
 /** What an authenticated session is. */
@@ -131,6 +136,8 @@ interface TepState {
   resyncTotal: number;
   /** Still in the configuration (false after a reload removed it). */
   configured: boolean;
+  /** It has had a session since this process started. */
+  everUp: boolean;
 }
 
 /** A lease as `ctl leases` lists it. */
@@ -296,6 +303,7 @@ export class DstmService {
     }
     const leases = this.#store.allocator.leasesOfTep(identity);
     st!.link = h;
+    st!.everUp = true;
     st!.since = now;
     st!.inflight = 0;
     st!.chain = RESOLVED;
@@ -838,6 +846,7 @@ export class DstmService {
           pushes: 0,
           resyncTotal: 0,
           configured: true,
+          everUp: false,
         });
       }
     }
@@ -851,11 +860,18 @@ export class DstmService {
 
   #candidates(): TepCandidate[] {
     const alloc = this.#store.allocator;
-    return this.#settings.teps.map((t) => ({
-      name: t.name,
-      live: this.#teps.get(t.name)?.link !== undefined,
-      load: alloc.tepLoad(t.name),
-    }));
+    // Right after a (re)start no TEP has reconnected yet: a renewal then must not move leases
+    // off TEPs that are merely a reconnect away.
+    const inGrace = this.#clock() - this.#started < (this.#settings.tepStartupGraceMs ?? 10_000);
+    return this.#settings.teps.map((t) => {
+      const st = this.#teps.get(t.name);
+      return {
+        name: t.name,
+        live: st?.link !== undefined,
+        awaited: st?.link === undefined && !st?.everUp && inGrace,
+        load: alloc.tepLoad(t.name),
+      };
+    });
   }
 
   // ---- views for ctl ---------------------------------------------------------------------

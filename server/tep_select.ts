@@ -15,6 +15,11 @@ export interface TepCandidate {
   readonly name: string;
   /** It has an authenticated session now. */
   readonly live: boolean;
+  /**
+   * Not live, but expected back: the server started moments ago and this TEP has not had the
+   * time to reconnect. Its leases are not moved on renewal.
+   */
+  readonly awaited?: boolean;
   /** Leases assigned to it. */
   readonly load: number;
 }
@@ -65,12 +70,13 @@ export type RenewalTep =
   };
 
 /**
- * Failover on renewal: keep a live (or the only available) TEP; move a lease whose TEP is down
- * to the least-loaded live TEP; move a lease whose TEP is no longer configured to any TEP.
+ * Failover on renewal: keep a live (or the only available, or an awaited) TEP; move a lease whose
+ * TEP is down to the least-loaded live TEP; move a lease whose TEP is no longer configured to any
+ * TEP.
  */
 export function renewalTep(current: string, cands: readonly TepCandidate[]): RenewalTep {
   const cur = cands.find((c) => c.name === current);
-  if (cur?.live) return { kind: "keep" };
+  if (cur?.live || cur?.awaited) return { kind: "keep" };
   const live = leastLoaded(cands, (c) => c.live && c.name !== current);
   if (cur) {
     return live ? { kind: "move", to: live.name, reason: "tep-down", fallback: false } : {

@@ -46,3 +46,19 @@ test("tep select: renewal moves a lease off a TEP that is no longer configured",
   });
   assert.deepEqual(renewalTep("gone", []), { kind: "keep" });
 });
+
+test("tep select: right after a restart a renewal keeps a TEP that has not reconnected yet", () => {
+  const cands = [
+    { name: "tep1", live: false, awaited: true, load: 5 },
+    { name: "tep2", live: true, load: 0 },
+  ];
+  assert.deepEqual(renewalTep("tep1", cands), { kind: "keep" });
+  // Once the grace is over (awaited false), the lease moves.
+  cands[0] = { name: "tep1", live: false, awaited: false, load: 5 };
+  assert.deepEqual(renewalTep("tep1", cands), {
+    kind: "move",
+    to: "tep2",
+    reason: "tep-down",
+    fallback: false,
+  });
+});
