@@ -243,6 +243,9 @@ export async function startDaemon(config: ServerConfig, opts: DaemonOptions = {}
     allocator,
     sync: opts.sync ?? true,
     onFailure: (e) => fail(e),
+    // Query replies do not wait for their binding record to reach the disk (see DstmService):
+    // after a crash, cover whatever was handed out with the binding cap.
+    bindingFloor: { now: Date.now(), capMs: cfg.tepBindingMaxMinutes * 60_000 },
   });
   if (!opened.ok) {
     lock.release();

@@ -13,7 +13,8 @@
  * Ordering rules (the store's contract):
  * - an `info` (allocation, renewal, query answer) is sent only after the change it reports is on
  *   disk (`durable`);
- * - a binding push is sent only after the TTL it carries is on disk (`noteQuery`), so the
+ * - a binding push is sent only after the TTL it carries is on disk (`noteQuery`; query replies
+ *   do not wait, see `#query`), so the
  *   quarantine of the address covers it even after a crash;
  * - a removal push is sent after the release/expiry is on disk.
  *
@@ -401,7 +402,7 @@ export class DstmService {
             r = this.#info(h, ctx, req);
             break;
           case "query":
-            r = await this.#query(h, ctx, req);
+            r = this.#query(h, ctx, req);
             break;
           default:
             r = reply(Status.INVALID_REQUEST);
@@ -574,7 +575,7 @@ export class DstmService {
     };
   }
 
-  async #query(h: SessionHandle, ctx: SessionCtx, req: RequestAction): Promise<ServerReply> {
+  #query(h: SessionHandle, ctx: SessionCtx, req: RequestAction): ServerReply {
     if (ctx.role !== "tep") {
       this.#counters.inc("queries_total", ["refused"]);
       this.#log.warn("query.refused", { identity: ctx.identity, peer: h.peerAddress });
@@ -601,15 +602,20 @@ export class DstmService {
       now,
       this.#settings.tepBindingMaxMinutes,
     );
-    const c = this.#commit(this.#store.noteQuery(p.value, ctx.tep!, minutes * MINUTE_MS, now));
-    await c.durable;
+    // Record the binding handed out, rounded up to the next whole minute plus one: queries for the
+    // same address within that minute then add nothing to the journal. The reply does not wait
+    // for the disk: the record is ordered before any later durable write, and after a crash the
+    // store raises every live lease's binding floor to the cap (LeaseStore bindingFloor), so the
+    // quarantine still covers what this reply hands out.
+    const until = Math.ceil((now + minutes * MINUTE_MS) / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
+    const c = this.#commit(this.#store.noteQuery(p.value, ctx.tep!, until - now, now));
     if (!c.result.ok) {
       this.#counters.inc("queries_total", ["miss"]);
       return reply(c.result.code);
     }
     const lease = c.result.lease;
     this.#counters.inc("queries_total", ["hit"]);
-    this.#log.info("query.answered", {
+    this.#log.debug("query.answered", {
       tep: ctx.tep,
       ipv4: keyText,
       code: 200,

@@ -499,6 +499,27 @@ export class LeaseAllocator {
   }
 
   /**
+   * Recovery after a crash: bindings may have been handed to TEPs whose `binding` records never
+   * reached the journal (a query reply need not wait for the disk). Each was valid for at most
+   * min(lease expiry, crash time + the binding cap), so raising every live lease's binding floor
+   * to min(its expiry, `until`) (pass recovery time + cap) keeps quarantine covering them.
+   * Returns how many floors were raised. Queues no events (the next snapshot carries them).
+   */
+  raiseBindingFloors(until: number): number {
+    checkNow(until);
+    let raised = 0;
+    for (let i = 0; i < this.#hwm; i++) {
+      if (this.#state[i] !== LEASED) continue;
+      const floor = Math.min(this.#deadline[i], until);
+      if (floor > this.#bindingUntil[i]) {
+        this.#bindingUntil[i] = floor;
+        raised++;
+      }
+    }
+    return raised;
+  }
+
+  /**
    * Move a live lease to another TEP (failover). The previous TEP joins `tepsThatQueried`, since
    * it may still hold a binding. Fails like {@link lookup}.
    */

@@ -73,6 +73,12 @@ export interface LeaseStoreOptions {
   readonly sync?: boolean;
   /** Called once if the store fails (a write or sync error); the store is then unusable. */
   readonly onFailure?: (error: Error) => void;
+  /**
+   * Set when binding records are journaled without waiting for the disk (query replies): after
+   * replay every live lease's binding floor is raised to min(expiry, `now + capMs`), see
+   * `LeaseAllocator.raiseBindingFloors`, before the recovery snapshot is written.
+   */
+  readonly bindingFloor?: { readonly now: number; readonly capMs: number };
 }
 
 /** A damaged tail found during recovery (its records were dropped). */
@@ -305,6 +311,9 @@ export class LeaseStore {
         segmentsReplayed++;
       }
       file = undefined;
+      if (options.bindingFloor) {
+        a.raiseBindingFloors(options.bindingFloor.now + options.bindingFloor.capMs);
+      }
       const newGen = Math.max(gen, segments.length ? segments[segments.length - 1] : 0) + 1;
       store.#compactTo(newGen);
       return {

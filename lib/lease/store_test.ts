@@ -475,3 +475,42 @@ test("lease store: a write failure stops the store for good", { skip: procFd }, 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("lease store: bindingFloor covers bindings handed out but not journaled before a crash", async () => {
+  const dir = tmpDir();
+  try {
+    const first = open(dir);
+    const c = first.store.create({ clientIpv6: v6(1), identity: "u", tep: "tep1" }, 1_000);
+    assert.ok(c.result.ok);
+    await c.durable;
+    const ipv4 = c.result.lease.ipv4;
+    await first.store.close(); // a query reply may have gone out; its record did not reach disk
+    const t = 60_000;
+    const plain = open(dir);
+    plain.store.release(ipv4, t + 1_000);
+    const q0 = [...plain.store.allocator.quarantine()].find((q) => q.ipv4 === ipv4)!;
+    assert.equal(q0.until, t + 1_000 + 2 * MIN, "without a floor: only the minimum quarantine");
+    await plain.store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+
+    const again = open(tmpDir2(dir));
+    const c2 = again.store.create({ clientIpv6: v6(1), identity: "u", tep: "tep1" }, 1_000);
+    assert.ok(c2.result.ok);
+    await c2.durable;
+    const ipv4b = c2.result.lease.ipv4;
+    await again.store.close();
+    const floored = open(dir, { bindingFloor: { now: t, capMs: 5 * MIN } });
+    floored.store.release(ipv4b, t + 1_000);
+    const q1 = [...floored.store.allocator.quarantine()].find((q) => q.ipv4 === ipv4b)!;
+    assert.equal(q1.until, t + 5 * MIN, "quarantined until the crash-time binding could expire");
+    await floored.store.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Recreate `dir` empty and return it. */
+function tmpDir2(dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
