@@ -228,7 +228,7 @@ async function scenario(mode: "entry" | "compiled"): Promise<void> {
     assert.ok(live, `TEPs did not come up\n${diag()}`);
 
     const z = start(d.z.ns, "z", [
-      ...scriptArgv(path.join(ROOT, "tests/client/tcp_echo.ts")),
+      ...scriptArgv(path.join(ROOT, "tests/support/tcp_echo.ts")),
       "serve",
       d.z.ipv4,
       "7007",
@@ -298,7 +298,7 @@ async function scenario(mode: "entry" | "compiled"): Promise<void> {
     const p1 = ping(cli.ns, d.z.ipv4, 3, "0.2");
     assert.equal(p1.received, 3, `ping to z\n${p1.out}\n${diag()}`);
     const tcp = nsRun(cli.ns, [
-      ...scriptArgv(path.join(ROOT, "tests/client/tcp_echo.ts")),
+      ...scriptArgv(path.join(ROOT, "tests/support/tcp_echo.ts")),
       "send",
       d.z.ipv4,
       "7007",
@@ -321,7 +321,7 @@ async function scenario(mode: "entry" | "compiled"): Promise<void> {
     const dropsBefore = after.counters.drops["source-not-tep"];
     const rxBefore = after.counters.traffic["tunnel-rx-packets"];
     const out = nsRun(d.outsider!.ns, [
-      ...scriptArgv(path.join(ROOT, "tests/client/send_ipip.ts")),
+      ...scriptArgv(path.join(ROOT, "tests/support/send_ipip.ts")),
       JSON.stringify({
         local: d.outsider!.ipv6,
         to: cli.ipv6,
@@ -330,7 +330,7 @@ async function scenario(mode: "entry" | "compiled"): Promise<void> {
         count: 5,
       }),
     ]);
-    assert.match(out.stdout, /"count":5/, out.stdout + out.stderr);
+    assert.match(out.stdout, /"sent":5/, out.stdout + out.stderr);
     const counted = await until(async () => {
       const s = await status();
       return s.counters.drops["source-not-tep"] >= dropsBefore + 5 ? s : undefined;

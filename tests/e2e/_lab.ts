@@ -530,7 +530,7 @@ export class Lab {
         "netns",
         "exec",
         this.domain.z.ns,
-        ...scriptArgv("tests/e2e/tcp_echo.ts"),
+        ...scriptArgv("tests/support/tcp_echo.ts"),
         "serve",
         "0.0.0.0",
         String(port),
@@ -548,7 +548,7 @@ export class Lab {
   /** Send `bytes` over TCP from client host `i` to z's echo server and check the echo. */
   async tcpExchange(i: number, port: number, bytes: number): Promise<{ ok: boolean; out: string }> {
     const r = await nsRun(this.domain.clients[i].ns, [
-      ...scriptArgv("tests/e2e/tcp_echo.ts"),
+      ...scriptArgv("tests/support/tcp_echo.ts"),
       "send",
       this.domain.z.ipv4,
       String(port),
@@ -566,7 +566,7 @@ export class Lab {
     ns: string,
     o: { local: string; to: string; innerSrc: string; innerDst: string; count: number },
   ): Promise<number> {
-    const r = await nsRun(ns, [...scriptArgv("tests/e2e/send_ipip.ts"), JSON.stringify(o)]);
+    const r = await nsRun(ns, [...scriptArgv("tests/support/send_ipip.ts"), JSON.stringify(o)]);
     const m = /"sent":(\d+)/.exec(r.stdout);
     if (r.status !== 0 || !m) throw new Error(`send_ipip in ${ns}: ${r.stdout}${r.stderr}`);
     return Number(m[1]);

@@ -1,5 +1,5 @@
 /**
- * Helper of the e2e tests (run inside a namespace): send IPv4-in-IPv6 packets, each an ICMPv4
+ * Test helper (client namespace and e2e tests; run inside a namespace): send IPv4-in-IPv6 packets, each an ICMPv4
  * echo request, on a raw IPIP socket bound to `local`. Used by the spoofer (to a TEP, inner
  * source = another client's lease) and by the outsider (to a client, inner destination = its
  * lease).

@@ -1,5 +1,5 @@
 /**
- * Helper of the e2e tests: a TCP echo server for the IPv4-only host z, and a sender for a client
+ * Test helper (client namespace and e2e tests): a TCP echo server for the IPv4-only host z, and a sender for a client
  * host that pushes bytes through the DSTM tunnel and checks the echo.
  *
  * - `serve HOST PORT`: echo every connection; prints `{"event":"ready"}` once listening.
