@@ -30,7 +30,8 @@
 import fs from "node:fs";
 import type { ConfigIssue } from "../lib/config/config_error.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
-import { parseJsonConfig, type Schema, validate } from "../lib/config/schema.ts";
+import { parseJsonConfig, type Schema } from "../lib/config/schema.ts";
+import { readConfigFile } from "../lib/config/config_file.ts";
 import { checkCidr4, checkCidr6, checkIpv6, parseEndpoint } from "../lib/config/addresses.ts";
 import {
   type Cidr4,
@@ -176,24 +177,13 @@ export function loadClientConfig(
   },
 ): ClientConfigResult {
   const issues: ConfigIssue[] = [];
-  let file: Record<string, unknown> = {};
-  if (typeof flags.config === "string") {
-    let text: string | undefined;
-    try {
-      text = readFile(flags.config);
-    } catch (e) {
-      issues.push({ path: flags.config, message: `cannot read: ${(e as Error).message}` });
-    }
-    if (text !== undefined) {
-      const parsed = parseJsonConfig(text, flags.config);
-      if (!parsed.ok) issues.push(parsed.issue);
-      else {
-        const before = issues.length;
-        validate(CLIENT_SCHEMA, parsed.value, "", issues);
-        if (issues.length === before) file = parsed.value as Record<string, unknown>;
-      }
-    }
-  }
+  const file = readConfigFile(
+    typeof flags.config === "string" ? flags.config : undefined,
+    CLIENT_SCHEMA,
+    readFile,
+    issues,
+  );
+
   const flagText = (name: string): string | undefined => {
     const v = flags[name];
     return typeof v === "string" ? v : undefined;

@@ -4,7 +4,8 @@
  */
 import fs from "node:fs";
 import { ConfigError, type ConfigIssue } from "../lib/config/config_error.ts";
-import { parseJsonConfig, type Schema, validate } from "../lib/config/schema.ts";
+import type { Schema } from "../lib/config/schema.ts";
+import { readConfigFile } from "../lib/config/config_file.ts";
 import {
   checkCidr4,
   checkEndpoint,
@@ -169,25 +170,13 @@ export function loadServerConfig(
   | { ok: true; config: ServerConfig; warnings: string[] }
   | { ok: false; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
-  let file: Record<string, unknown> = {};
-  if (typeof flags.config === "string") {
-    let text: string | undefined;
-    try {
-      text = readFile(flags.config);
-    } catch (e) {
-      issues.push({ path: flags.config, message: `cannot read: ${(e as Error).message}` });
-    }
-    if (text !== undefined) {
-      const parsed = parseJsonConfig(text, flags.config);
-      if (!parsed.ok) issues.push(parsed.issue);
-      else {
-        validate(SERVER_SCHEMA, parsed.value, "", issues);
-        if (typeof parsed.value === "object" && parsed.value) {
-          file = parsed.value as Record<string, unknown>;
-        }
-      }
-    }
-  }
+  const file = readConfigFile(
+    typeof flags.config === "string" ? flags.config : undefined,
+    SERVER_SCHEMA,
+    readFile,
+    issues,
+  );
+
   const flagList = (name: string): string[] | undefined => {
     const v = flags[name];
     return Array.isArray(v) && v.length ? v : undefined;

@@ -8,7 +8,8 @@
 import fs from "node:fs";
 import type { ConfigIssue } from "../lib/config/config_error.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
-import { parseJsonConfig, type Schema, validate } from "../lib/config/schema.ts";
+import type { Schema } from "../lib/config/schema.ts";
+import { readConfigFile } from "../lib/config/config_file.ts";
 import {
   checkCidr4,
   checkCidr6,
@@ -222,23 +223,8 @@ export function loadLocalConfig(flags: FlagValues, cfs: ConfigFs = NODE_FS): Tep
 }
 
 function readFileConfig(flags: FlagValues, cfs: ConfigFs, issues: ConfigIssue[]): Obj {
-  if (typeof flags.config !== "string") return {};
-  let text: string;
-  try {
-    text = cfs.readFile(flags.config);
-  } catch (e) {
-    issues.push({ path: flags.config, message: `cannot read: ${(e as Error).message}` });
-    return {};
-  }
-  const parsed = parseJsonConfig(text, flags.config);
-  if (!parsed.ok) {
-    issues.push(parsed.issue);
-    return {};
-  }
-  validate(TEP_SCHEMA, parsed.value, "", issues);
-  return typeof parsed.value === "object" && parsed.value !== null && !Array.isArray(parsed.value)
-    ? parsed.value as Obj
-    : {};
+  const path = typeof flags.config === "string" ? flags.config : undefined;
+  return readConfigFile(path, TEP_SCHEMA, (p) => cfs.readFile(p), issues) as Obj;
 }
 
 /** Map an issue path of `resolveForwardConfig` to this file's names. */
