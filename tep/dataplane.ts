@@ -101,7 +101,20 @@ export interface DataPlaneSettings {
   readonly scheduler: SchedulerSettings;
   /** At most one `tep.drop` sample per reason per this many ms. */
   readonly dropSampleIntervalMs: number;
+  /** Read and write the TUN in bursts through io_uring when the kernel allows (default true). */
+  readonly ioUring?: boolean;
+  /**
+   * Packets the kernel may queue for the TUN reader (its txqueuelen; default
+   * {@link DEFAULT_TUN_QUEUE_LENGTH}; 0 leaves the device's own).
+   */
+  readonly tunQueueLength?: number;
 }
+
+/**
+ * Default TUN queue: the kernel's 500 packets last under 2 ms at the rates the data plane moves,
+ * less than one scheduling delay of a busy machine; 4096 rides out about 10 ms at 400 kpps.
+ */
+export const DEFAULT_TUN_QUEUE_LENGTH = 4096;
 
 /** One binding as `ctl bindings` shows it. */
 export interface BindingDumpEntry {
@@ -246,9 +259,7 @@ export class TepDataPlane {
     const version = len > 0 ? buf[off] >> 4 : 0;
     let a: ForwardAction;
     let dir = 0;
-    let key = 0;
     if (version === 4) {
-      if (len >= 20) key = ipv4Dst(buf, off) | 0; // int32: never boxed
       dir = ENCAP;
       a = encapsulate(buf, off, len, now, ctx, out);
     } else if (version === 6) {
@@ -266,7 +277,11 @@ export class TepDataPlane {
       case FORWARD_ACTION.WRITE_IPV6:
       case FORWARD_ACTION.HAIRPIN:
         this.#writeOutputs();
-        if (now >= this.#refreshCheckAt) this.#refreshUsed(a, dir, key, now);
+        // The destination of an encapsulated packet is still at off + 16 (the outer header went
+        // in front of it).
+        if (now >= this.#refreshCheckAt) {
+          this.#refreshUsed(a, dir, dir === ENCAP ? ipv4Dst(buf, off) | 0 : 0, now);
+        }
         break;
       case FORWARD_ACTION.SEND_ICMP:
         this.#writeOutputs();

@@ -90,6 +90,20 @@ export const WORKER_FIELDS: readonly CounterInfo[] = [
   { name: "loopWakes", help: "poll loop wake-ups" },
   { name: "lastTickAt", help: "monotonic time of the Worker's last timer run, ms" },
   { name: "sessionUp", help: "1 while the Worker believes the server session is up" },
+  {
+    name: "ioUring",
+    help: "TUN I/O: 2 bursts through io_uring with registered buffers, 1 io_uring, " +
+      "0 a read and a write syscall per packet",
+  },
+  {
+    name: "ioCalls",
+    help: "system calls reading the TUN (io_uring_enter per burst, or read per packet)",
+  },
+  {
+    name: "tunQueueLength",
+    help:
+      "packets the kernel queues for the TUN reader (txqueuelen set at start; 0: left as it was)",
+  },
 ];
 
 /** Element offsets of the sections. */

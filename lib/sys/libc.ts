@@ -65,6 +65,28 @@ export interface Libc {
   getsockopt(fd: number, level: number, name: number, value: Uint8Array, len: Uint8Array): number;
   /** `eventfd(2)`. */
   eventfd(initval: number, flags: number): number;
+  /** `socketpair(2)`; the two fds are written to `fds` (8 bytes: two host-order int32). */
+  socketpair(domain: number, type: number, protocol: number, fds: Uint8Array): number;
+  /**
+   * `mmap(2)` of `length` bytes: the mapping as an `ArrayBuffer` and its address (a number:
+   * user-space addresses fit in 53 bits), or null on failure (see {@link errno}). The memory stays
+   * at that address until {@link munmap}: the kernel may be given it (io_uring buffers).
+   */
+  mmap(
+    length: number,
+    prot: number,
+    flags: number,
+    fd: number,
+    offset: number,
+  ): { readonly buffer: ArrayBuffer; readonly address: number } | null;
+  /** `munmap(2)` of a mapping made by {@link mmap}. */
+  munmap(address: number, length: number): number;
+  /** `io_uring_setup(2)`: `params` is a `struct io_uring_params` (120 bytes), in and out. */
+  ioUringSetup(entries: number, params: Uint8Array): number;
+  /** `io_uring_enter(2)` with no signal mask: submit, and wait for `minComplete` completions. */
+  ioUringEnter(fd: number, toSubmit: number, minComplete: number, flags: number): number;
+  /** `io_uring_register(2)` of `nrArgs` items in `arg`. */
+  ioUringRegister(fd: number, opcode: number, arg: Uint8Array, nrArgs: number): number;
 }
 
 let cached: Libc | undefined;

@@ -9,7 +9,7 @@
 
 import type { Libc } from "./libc.ts";
 
-type BunFfiType = "i32" | "u32" | "u64" | "ptr";
+type BunFfiType = "i32" | "u32" | "i64" | "u64" | "ptr";
 interface BunSymbolSpec {
   args: readonly BunFfiType[];
   returns: BunFfiType;
@@ -45,6 +45,16 @@ interface BunLibcSymbols {
   setsockopt(fd: number, level: number, name: number, value: BunPtrArg, len: number): number;
   getsockopt(fd: number, level: number, name: number, value: BunPtrArg, len: BunPtrArg): number;
   eventfd(initval: number, flags: number): number;
+  socketpair(domain: number, type: number, protocol: number, fds: BunPtrArg): number;
+  mmap(
+    addr: BunPtrArg,
+    length: number,
+    prot: number,
+    flags: number,
+    fd: number,
+    offset: number,
+  ): number | null;
+  munmap(addr: number, length: number): number;
 }
 interface BunFfi {
   dlopen(
@@ -70,7 +80,28 @@ const SYMBOLS: Record<keyof BunLibcSymbols, BunSymbolSpec> = {
   setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
   getsockopt: { args: ["i32", "i32", "i32", "ptr", "ptr"], returns: "i32" },
   eventfd: { args: ["u32", "i32"], returns: "i32" },
+  socketpair: { args: ["i32", "i32", "i32", "ptr"], returns: "i32" },
+  mmap: { args: ["ptr", "u64", "i32", "i32", "i32", "i64"], returns: "ptr" },
+  munmap: { args: ["ptr", "u64"], returns: "i32" },
 };
+
+/**
+ * syscall(2) under the two signatures io_uring needs; Bun names a symbol by its key, so each
+ * signature is its own `dlopen` of the C library. The result is the C `long` truncated to 32 bits.
+ */
+const SYSCALL_SETUP: Record<string, BunSymbolSpec> = {
+  syscall: { args: ["i64", "u32", "ptr"], returns: "i32" },
+};
+const SYSCALL_ENTER: Record<string, BunSymbolSpec> = {
+  syscall: { args: ["i64", "i32", "u32", "u32", "u32", "ptr", "u64"], returns: "i32" },
+};
+const SYSCALL_REGISTER: Record<string, BunSymbolSpec> = {
+  syscall: { args: ["i64", "u32", "u32", "ptr", "u32"], returns: "i32" },
+};
+/** io_uring system call numbers (the same on every architecture). */
+const SYS_IO_URING_SETUP = 425;
+const SYS_IO_URING_ENTER = 426;
+const SYS_IO_URING_REGISTER = 427;
 
 const BUN_FFI = "bun:ffi";
 
@@ -84,6 +115,9 @@ export function openBunLibc(): Libc {
   if (!errnoPtr) throw new Error("Cannot open libc: __errno_location returned NULL");
   // errno is thread-local and its address is fixed for the thread: map it once.
   const errnoCell = new Int32Array(ffi.toArrayBuffer(errnoPtr, 0, 4));
+  let setup: SyscallFns["syscall"] | undefined;
+  let enter: SyscallFns["syscall"] | undefined;
+  let register: SyscallFns["syscall"] | undefined;
   return {
     runtime: "bun",
     errno: () => errnoCell[0],
@@ -102,5 +136,30 @@ export function openBunLibc(): Libc {
     setsockopt: (fd, level, name, value, len) => s.setsockopt(fd, level, name, value, len),
     getsockopt: (fd, level, name, value, len) => s.getsockopt(fd, level, name, value, len),
     eventfd: (initval, flags) => s.eventfd(initval, flags),
+    socketpair: (domain, type, protocol, fds) => s.socketpair(domain, type, protocol, fds),
+    mmap(length, prot, flags, fd, offset) {
+      const p = s.mmap(null, length, prot, flags, fd, offset);
+      // NULL or MAP_FAILED ((void *)-1, read as 2^64).
+      if (!p || p >= 2 ** 63) return null;
+      return { buffer: ffi.toArrayBuffer(p, 0, length), address: p };
+    },
+    munmap: (address, length) => s.munmap(address, length),
+    ioUringSetup(entries, params) {
+      setup ??= (ffi.dlopen("libc.so.6", SYSCALL_SETUP).symbols as unknown as SyscallFns).syscall;
+      return setup(SYS_IO_URING_SETUP, entries, params);
+    },
+    ioUringEnter(fd, toSubmit, minComplete, flags) {
+      enter ??= (ffi.dlopen("libc.so.6", SYSCALL_ENTER).symbols as unknown as SyscallFns).syscall;
+      return enter(SYS_IO_URING_ENTER, fd, toSubmit, minComplete, flags, null, 0);
+    },
+    ioUringRegister(fd, opcode, arg, nrArgs) {
+      register ??=
+        (ffi.dlopen("libc.so.6", SYSCALL_REGISTER).symbols as unknown as SyscallFns).syscall;
+      return register(SYS_IO_URING_REGISTER, fd, opcode, arg, nrArgs);
+    },
   };
+}
+
+interface SyscallFns {
+  syscall(...args: (number | Uint8Array | null)[]): number;
 }

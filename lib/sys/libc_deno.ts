@@ -26,7 +26,29 @@ const SYMBOLS = {
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  // syscall(2) under two signatures. The result is the C `long` truncated to 32 bits: -1, a
+  // small fd or a count. The argument of io_uring_enter that is a pointer is passed as one.
+  io_uring_setup: { name: "syscall", parameters: ["i64", "u32", "buffer"], result: "i32" },
+  io_uring_register: {
+    name: "syscall",
+    parameters: ["i64", "u32", "u32", "buffer", "u32"],
+    result: "i32",
+  },
+  io_uring_enter: {
+    name: "syscall",
+    parameters: ["i64", "i32", "u32", "u32", "u32", "pointer", "usize"],
+    result: "i32",
+  },
 } as const;
+
+/** io_uring system call numbers (the same on every architecture). */
+const SYS_IO_URING_SETUP = 425n;
+const SYS_IO_URING_ENTER = 426n;
+const SYS_IO_URING_REGISTER = 427n;
+const MAP_FAILED = 0xffffffffffffffffn;
 
 /** Open the C library of this thread with Deno's FFI. */
 export function openDenoLibc(): Libc {
@@ -54,5 +76,23 @@ export function openDenoLibc(): Libc {
     setsockopt: (fd, level, name, value, len) => s.setsockopt(fd, level, name, value, len),
     getsockopt: (fd, level, name, value, len) => s.getsockopt(fd, level, name, value, len),
     eventfd: (initval, flags) => s.eventfd(initval, flags),
+    socketpair: (domain, type, protocol, fds) => s.socketpair(domain, type, protocol, fds),
+    mmap(length, prot, flags, fd, offset) {
+      const p = s.mmap(null, BigInt(length), prot, flags, fd, BigInt(offset));
+      if (p === null) return null;
+      const v = Deno.UnsafePointer.value(p);
+      if (BigInt(v) === MAP_FAILED) return null;
+      return {
+        buffer: Deno.UnsafePointerView.getArrayBuffer(p, length),
+        address: Number(v),
+      };
+    },
+    munmap: (address, length) =>
+      s.munmap(Deno.UnsafePointer.create(BigInt(address)), BigInt(length)),
+    ioUringSetup: (entries, params) => s.io_uring_setup(SYS_IO_URING_SETUP, entries, params),
+    ioUringEnter: (fd, toSubmit, minComplete, flags) =>
+      s.io_uring_enter(SYS_IO_URING_ENTER, fd, toSubmit, minComplete, flags, null, 0n),
+    ioUringRegister: (fd, opcode, arg, nrArgs) =>
+      s.io_uring_register(SYS_IO_URING_REGISTER, fd, opcode, arg, nrArgs),
   };
 }

@@ -24,6 +24,8 @@ export { MESSAGE_RING_MAX, MessageRing, type MessageRingInit } from "./message_r
 export { workerModuleUrls } from "./worker_url.ts";
 export { type PollLoopOptions, runPollLoop } from "./poll_loop.ts";
 export { DEFAULT_MAX_IDLE_MS, PacketPoller, type TryRead } from "./packet_poller.ts";
+export { BatchIo, type BatchIoOptions } from "./batch_io.ts";
+export { IORING, IoUring } from "./io_uring.ts";
 
 // Addresses as bytes.
 export {
@@ -58,7 +60,7 @@ export { Rtnetlink } from "./rtnetlink.ts";
 export { type FakeLinkOptions, FakeNetlink } from "./fake_netlink.ts";
 
 // TUN.
-export { openTun, TUN, type TunHandle, type TunOptions } from "./tun.ts";
+export { openTun, setTunQueueLength, TUN, type TunHandle, type TunOptions } from "./tun.ts";
 export type { TunDevice } from "./tun_device.ts";
 export { PolledTunDevice, type PolledTunOptions } from "./polled_tun_device.ts";
 export { FakeTun } from "./fake_tun.ts";

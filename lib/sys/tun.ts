@@ -21,6 +21,10 @@ export const TUN = {
   IFF_TUN: 0x0001,
   IFF_NO_PI: 0x1000,
   IFF_MULTI_QUEUE: 0x0100,
+  /** _IOR('T', 210, unsigned int) */
+  TUNGETIFF: 0x800454d2,
+  /** linux/sockios.h */
+  SIOCSIFTXQLEN: 0x8943,
   /** sizeof(struct ifreq) */
   IFREQ_LEN: 40,
 } as const;
@@ -78,4 +82,26 @@ export function openTun(options: TunOptions = {}, c: Libc = libc()): TunHandle {
       open = false;
     },
   };
+}
+
+/**
+ * Set the transmit queue length of the TUN behind `fd` (`ip link set DEV txqueuelen N`): how
+ * many packets the kernel holds for the reader before it drops (the default is 500, a few
+ * milliseconds at the rates a user-space forwarder reaches, less than one scheduling hiccup).
+ * Returns 0, or the errno (EPERM without CAP_NET_ADMIN).
+ */
+export function setTunQueueLength(fd: number, length: number, c: Libc = libc()): number {
+  if (!Number.isInteger(length) || length < 1 || length > 0x7fffffff) {
+    throw new RangeError(`Cannot set TUN queue length: ${length} is not a positive integer`);
+  }
+  const ifr = new Uint8Array(TUN.IFREQ_LEN);
+  if (c.ioctl(fd, TUN.TUNGETIFF, ifr) < 0) return c.errno();
+  ifr.fill(0, 16);
+  new DataView(ifr.buffer).setInt32(16, length, HOST_LE);
+  const s = c.socket(LINUX.AF_INET, LINUX.SOCK_DGRAM | LINUX.SOCK_CLOEXEC, 0);
+  if (s < 0) return c.errno();
+  const r = c.ioctl(s, TUN.SIOCSIFTXQLEN, ifr);
+  const e = r < 0 ? c.errno() : 0;
+  c.close(s);
+  return e;
 }
