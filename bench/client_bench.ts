@@ -19,7 +19,7 @@ import path from "node:path";
 import process from "node:process";
 import { cpuSeconds, Daemon, median, nsRunAsync, round, sh, shTry, sleep } from "./_util.ts";
 import type { Launcher } from "./tep_bench.ts";
-import { buildBenchNet, NET } from "./topology.ts";
+import { benchServerArgs, benchTepArgs, buildBenchNet, NET } from "./topology.ts";
 
 /** Options of {@link clientBench}. */
 export interface ClientBenchOptions {
@@ -127,46 +127,14 @@ export async function clientBench(o: ClientBenchOptions): Promise<ClientResult> 
     );
     const server = new Daemon("server", net.c6, [
       ...o.launch("server"),
-      "--listen",
-      `[${NET.clientIpv6}]:${NET.serverPort}`,
-      "--pool",
-      NET.pool,
-      "--tep",
-      `tep1,${NET.tepTunnel},${NET.tepIpv4}`,
-      "--credentials",
-      path.join(dir, "users"),
-      "--state-dir",
-      path.join(dir, "state"),
-      "--control",
-      path.join(dir, "server.sock"),
-      "--log-format",
-      "json",
+      ...benchServerArgs(dir),
     ]);
     daemons.push(server);
     await server.waitFor("server.started", {}, 30_000);
     const tep = new Daemon("tep", net.tep, [
       ...o.nice,
       ...o.launch("tep"),
-      "--server",
-      `[${NET.clientIpv6}]:${NET.serverPort}`,
-      "--name",
-      "tep1",
-      "--credentials",
-      "tep1:tep1-secret",
-      "--address",
-      NET.tepTunnel,
-      "--ipv4",
-      NET.tepIpv4,
-      "--pool",
-      NET.pool,
-      "--client-prefix",
-      NET.clientPrefix,
-      "--interface",
-      "btep0",
-      "--control",
-      path.join(dir, "tep.sock"),
-      "--log-format",
-      "json",
+      ...benchTepArgs(dir),
     ]);
     daemons.push(tep);
     await tep.waitFor("tep.session.up", {}, 30_000);

@@ -36,7 +36,7 @@ import {
   round,
   sleep,
 } from "./_util.ts";
-import { type BenchNet, buildBenchNet, NET } from "./topology.ts";
+import { type BenchNet, benchServerArgs, benchTepArgs, buildBenchNet, NET } from "./topology.ts";
 
 /** How to start a program: argv prefix. */
 export type Launcher = (program: "server" | "tep" | "client") => string[];
@@ -214,20 +214,7 @@ export async function tepBench(o: TepBenchOptions): Promise<TepResult> {
     );
     const server = new Daemon("server", n.c6, [
       ...o.launch("server"),
-      "--listen",
-      `[${NET.clientIpv6}]:${NET.serverPort}`,
-      "--pool",
-      NET.pool,
-      "--tep",
-      `tep1,${NET.tepTunnel},${NET.tepIpv4}`,
-      "--credentials",
-      path.join(dir, "users"),
-      "--state-dir",
-      path.join(dir, "state"),
-      "--control",
-      path.join(dir, "server.sock"),
-      "--log-format",
-      "json",
+      ...benchServerArgs(dir),
     ]);
     daemons.push(server);
     await server.waitFor("server.started", {}, 30_000);
@@ -235,26 +222,7 @@ export async function tepBench(o: TepBenchOptions): Promise<TepResult> {
       ...o.nice,
       ...pin(1),
       ...o.launch("tep"),
-      "--server",
-      `[${NET.clientIpv6}]:${NET.serverPort}`,
-      "--name",
-      "tep1",
-      "--credentials",
-      "tep1:tep1-secret",
-      "--address",
-      NET.tepTunnel,
-      "--ipv4",
-      NET.tepIpv4,
-      "--pool",
-      NET.pool,
-      "--client-prefix",
-      NET.clientPrefix,
-      "--interface",
-      "btep0",
-      "--control",
-      path.join(dir, "tep.sock"),
-      "--log-format",
-      "json",
+      ...benchTepArgs(dir),
     ]);
     daemons.push(tep);
     await tep.waitFor("tep.session.up", {}, 30_000);

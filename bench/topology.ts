@@ -15,6 +15,7 @@
  *
  * @module
  */
+import path from "node:path";
 import { NetnsRun } from "../demo/netns.ts";
 import { linkMac, sh, shTry } from "./_util.ts";
 
@@ -118,4 +119,50 @@ export function buildBenchNet(prefix: string): BenchNet {
     run.teardown();
     throw e;
   }
+}
+
+/** The flags of the bench's dstm-server in `c6`, state and sockets in `dir`. */
+export function benchServerArgs(dir: string): string[] {
+  return [
+    "--listen",
+    `[${NET.clientIpv6}]:${NET.serverPort}`,
+    "--pool",
+    NET.pool,
+    "--tep",
+    `tep1,${NET.tepTunnel},${NET.tepIpv4}`,
+    "--credentials",
+    path.join(dir, "users"),
+    "--state-dir",
+    path.join(dir, "state"),
+    "--control",
+    path.join(dir, "server.sock"),
+    "--log-format",
+    "json",
+  ];
+}
+
+/** The flags of the bench's dstm-tep in `tep`, its control socket in `dir`. */
+export function benchTepArgs(dir: string): string[] {
+  return [
+    "--server",
+    `[${NET.clientIpv6}]:${NET.serverPort}`,
+    "--name",
+    "tep1",
+    "--credentials",
+    "tep1:tep1-secret",
+    "--address",
+    NET.tepTunnel,
+    "--ipv4",
+    NET.tepIpv4,
+    "--pool",
+    NET.pool,
+    "--client-prefix",
+    NET.clientPrefix,
+    "--interface",
+    "btep0",
+    "--control",
+    path.join(dir, "tep.sock"),
+    "--log-format",
+    "json",
+  ];
 }
