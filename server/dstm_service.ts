@@ -383,43 +383,52 @@ export class DstmService {
     );
   }
 
-  /** Answer a command. Never rejects: failures become `310 Server side error` and a close. */
-  async request(h: SessionHandle, req: RequestAction): Promise<ServerReply> {
+  /**
+   * Answer a command. `query` and `info` are answered at once (the connection then goes on with
+   * the next pipelined command in the same read); `create` and `delete` wait for the disk and
+   * answer through a promise. Never throws or rejects: failures become `310 Server side error`
+   * and a close.
+   */
+  request(h: SessionHandle, req: RequestAction): ServerReply | Promise<ServerReply> {
+    const action = req.command.action;
+    if (action !== "query" && action !== "info") return this.#requestAsync(h, req);
+    let r: ServerReply;
+    try {
+      const ctx = this.#sessions.get(h);
+      if (!ctx) r = reply(Status.AUTH_FAILED, true);
+      else r = action === "query" ? this.#query(h, ctx, req) : this.#info(h, ctx, req);
+    } catch (e) {
+      r = this.#requestFailed(action, e);
+    }
+    this.#counters.inc("requests_total", [action, String(r.code)]);
+    return r;
+  }
+
+  async #requestAsync(h: SessionHandle, req: RequestAction): Promise<ServerReply> {
     const action = req.command.action;
     let r: ServerReply;
     try {
       const ctx = this.#sessions.get(h);
       if (!ctx) r = reply(Status.AUTH_FAILED, true);
-      else {
-        switch (req.command.action) {
-          case "create":
-            r = await this.#create(h, ctx, req);
-            break;
-          case "delete":
-            r = await this.#delete(h, ctx, req);
-            break;
-          case "info":
-            r = this.#info(h, ctx, req);
-            break;
-          case "query":
-            r = this.#query(h, ctx, req);
-            break;
-          default:
-            r = reply(Status.INVALID_REQUEST);
-        }
-      }
+      else if (req.command.action === "create") r = await this.#create(h, ctx, req);
+      else if (req.command.action === "delete") r = await this.#delete(h, ctx, req);
+      else r = reply(Status.INVALID_REQUEST);
     } catch (e) {
-      const err = e as Error;
-      if (this.#store.failure) {
-        this.#log.error("request.store-failed", { action, error: err.message });
-      } else {
-        this.#counters.inc("internal_errors_total");
-        this.#log.error("server.internal-error", { action, error: err.stack ?? err.message });
-      }
-      r = reply(Status.SERVER_ERROR, true);
+      r = this.#requestFailed(action, e);
     }
     this.#counters.inc("requests_total", [action, String(r.code)]);
     return r;
+  }
+
+  #requestFailed(action: string, e: unknown): ServerReply {
+    const err = e as Error;
+    if (this.#store.failure) {
+      this.#log.error("request.store-failed", { action, error: err?.message });
+    } else {
+      this.#counters.inc("internal_errors_total");
+      this.#log.error("server.internal-error", { action, error: err?.stack ?? String(e) });
+    }
+    return reply(Status.SERVER_ERROR, true);
   }
 
   // ---- commands --------------------------------------------------------------------------
@@ -614,19 +623,20 @@ export class DstmService {
       return reply(c.result.code);
     }
     const lease = c.result.lease;
+    const client = formatIpv6(lease.clientIpv6);
     this.#counters.inc("queries_total", ["hit"]);
     this.#log.debug("query.answered", {
       tep: ctx.tep,
       ipv4: keyText,
       code: 200,
-      client: formatIpv6(lease.clientIpv6),
+      client,
       lifetime: minutes,
     });
     return {
       code: Status.SUCCESS,
       message: queryInfo({
         ipv4: formatIpv4(lease.ipv4),
-        clientIpv6: formatIpv6(lease.clientIpv6),
+        clientIpv6: client,
         lifetime: minutes,
         tep: { ipv4: tep.config.ipv4, ipv6: tep.config.ipv6 },
       }),

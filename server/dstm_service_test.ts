@@ -92,7 +92,7 @@ function setup(extra: Partial<ServiceSettings> = {}) {
       repaired: false,
       acceptStep: false,
     };
-    return service.request(h, req);
+    return Promise.resolve(service.request(h, req));
   };
   return {
     service,

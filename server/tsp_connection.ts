@@ -89,6 +89,9 @@ export class TspConnection implements SessionHandle {
   readonly #d: ConnectionDeps;
   readonly #session: TspServerSession;
   readonly #queue: ServerAction[] = [];
+  /** TCP: sends produced by one drain, written as one buffer at its end (see `#flushOut`). */
+  readonly #out: Uint8Array[] = [];
+  #outBytes = 0;
   #paused = false;
   #closed = false;
   #finished = false;
@@ -250,6 +253,7 @@ export class TspConnection implements SessionHandle {
       if (a.kind === "accept") this.#d.service.acceptOutcome(this, a.id, a.outcome);
     }
     this.#d.log.debug("conn.closing", { peer: this.peerAddress, reason });
+    this.#flushOut();
     this.#t.end();
   }
 
@@ -271,11 +275,17 @@ export class TspConnection implements SessionHandle {
       const a = this.#queue.shift()!;
       switch (a.kind) {
         case "send":
-          this.#t.send(a.bytes);
+          if (this.#t.kind === "tcp") {
+            this.#out.push(a.bytes);
+            this.#outBytes += a.bytes.length;
+          } else {
+            this.#t.send(a.bytes); // one datagram per message
+          }
           this.#lastActivity = d.clock();
           break;
         case "flush-pause":
           if (this.#t.kind === "tcp") {
+            this.#flushOut();
             this.#paused = true;
             setTimeout(() => {
               this.#paused = false;
@@ -301,14 +311,26 @@ export class TspConnection implements SessionHandle {
           this.#lastActivity = d.clock();
           const id = a.id;
           if (a.repaired) d.log.info("request.repaired-xml", { peer: this.peerAddress });
-          d.service.request(this, a).then((reply) => {
-            this.#guard(() => {
-              this.#busy = false;
-              if (this.#closed) return;
-              this.#lastActivity = d.clock();
-              this.#run(this.#session.handle({ kind: "reply", now: d.clock(), id, reply }));
+          const answer = d.service.request(this, a);
+          if (answer instanceof Promise) {
+            answer.then((reply) => {
+              this.#guard(() => {
+                this.#busy = false;
+                if (this.#closed) return;
+                this.#lastActivity = d.clock();
+                this.#run(this.#session.handle({ kind: "reply", now: d.clock(), id, reply }));
+              });
             });
-          });
+          } else {
+            // Answered at once (query, info): go on with the next pipelined command in this
+            // same drain, so a burst of queries becomes one burst of replies in one write.
+            this.#busy = false;
+            const now = d.clock();
+            this.#lastActivity = now;
+            for (const x of this.#session.handle({ kind: "reply", now, id, reply: answer })) {
+              this.#queue.push(x);
+            }
+          }
           break;
         }
         case "accept":
@@ -329,12 +351,32 @@ export class TspConnection implements SessionHandle {
           break;
       }
     }
+    this.#flushOut();
     if (
       !this.#paused && !this.#closed && this.#queue.length === 0 &&
       this.#session.phase === "command"
     ) {
       d.service.sessionReady(this);
     }
+  }
+
+  /** Write what this drain produced (TCP): one `send` for a burst of replies. */
+  #flushOut(): void {
+    const out = this.#out;
+    if (out.length === 0) return;
+    let bytes: Uint8Array;
+    if (out.length === 1) bytes = out[0];
+    else {
+      bytes = new Uint8Array(this.#outBytes);
+      let off = 0;
+      for (const b of out) {
+        bytes.set(b, off);
+        off += b.length;
+      }
+    }
+    out.length = 0;
+    this.#outBytes = 0;
+    this.#t.send(bytes);
   }
 
   #onSessionClose(reason: string): void {
@@ -353,6 +395,7 @@ export class TspConnection implements SessionHandle {
     }
     this.#closed = true;
     this.#queue.length = 0;
+    this.#flushOut();
     this.#t.end();
     this.#finish(reason);
   }

@@ -1,5 +1,6 @@
 /**
- * Strict IPv6 text parsing, RFC 5952 formatting, equality and map keys, over `ipaddr.js`.
+ * Strict IPv6 text parsing, RFC 5952 formatting, equality and map keys (hand-written: see README,
+ * "Hand-written parts").
  *
  * An IPv6 address is carried as 16 bytes in network byte order: a 16-byte `Uint8Array`, or 16
  * bytes at an offset inside a larger buffer (a packet), so the helpers take `(bytes, off)`.
@@ -21,7 +22,6 @@
  *
  * @module
  */
-import ipaddr from "ipaddr.js";
 import { parseIpv4 } from "./ipv4.ts";
 import { trimXmlSpace } from "./_text.ts";
 
@@ -74,18 +74,40 @@ function isHex(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
 }
 
+function hexValue(c: number): number {
+  return c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57;
+}
+
+/** Group values of the part being read (scratch: the parser is not re-entrant). */
+const HEAD = new Uint16Array(8);
+const TAIL = new Uint16Array(8);
+
 /**
- * Split a colon-separated run of groups (no `::` inside) and check each group is 1..4 hex digits.
- * An empty run gives no groups. Returns the groups or the reason they are bad.
+ * Read a colon-separated run of groups `t[from, to)` (no `::` inside), each 1..4 hex digits,
+ * into `vals` (the first eight). An empty run gives no groups. Returns the number of groups, or
+ * the reason they are bad (the first bad group, left to right).
  */
-function splitGroups(run: string): string[] | Ipv6ParseReason {
-  if (run.length === 0) return [];
-  const groups = run.split(":");
-  for (const g of groups) {
-    if (g.length === 0) return "empty-group";
-    if (g.length > 4) return "group-too-long";
+function readGroups(
+  t: string,
+  from: number,
+  to: number,
+  vals: Uint16Array,
+): number | Ipv6ParseReason {
+  if (from === to) return 0;
+  let n = 0;
+  let start = from;
+  for (let i = from; i <= to; i++) {
+    if (i < to && t.charCodeAt(i) !== 0x3a) continue;
+    const len = i - start;
+    if (len === 0) return "empty-group";
+    if (len > 4) return "group-too-long";
+    let v = 0;
+    for (let k = start; k < i; k++) v = (v << 4) | hexValue(t.charCodeAt(k));
+    if (n < 8) vals[n] = v;
+    n++;
+    start = i + 1;
   }
-  return groups;
+  return n;
 }
 
 /**
@@ -129,41 +151,32 @@ export function parseIpv6(text: string, options?: Ipv6ParseOptions): Ipv6ParseRe
 
   // Find the single `::`, if any, and check the groups on each side of it.
   const dc = t.indexOf("::");
-  let normal: string;
+  const out = new Uint8Array(IPV6_LEN);
   if (dc < 0) {
-    const groups = splitGroups(t);
-    if (typeof groups === "string") return { ok: false, reason: groups };
-    if (groups.length !== 8) return { ok: false, reason: "group-count" };
-    normal = t;
+    const n = readGroups(t, 0, t.length, HEAD);
+    if (typeof n === "string") return { ok: false, reason: n };
+    if (n !== 8) return { ok: false, reason: "group-count" };
+    writeGroups(HEAD, 8, out, 0);
   } else {
     if (t.indexOf("::", dc + 1) >= 0) return { ok: false, reason: "multiple-double-colon" };
-    const head = splitGroups(t.slice(0, dc));
+    const head = readGroups(t, 0, dc, HEAD);
     if (typeof head === "string") return { ok: false, reason: head };
-    const tail = splitGroups(t.slice(dc + 2));
+    const tail = readGroups(t, dc + 2, t.length, TAIL);
     if (typeof tail === "string") return { ok: false, reason: tail };
-    const n = head.length + tail.length;
-    if (n > 8) return { ok: false, reason: "group-count" };
-    // The TSP repair: a `::` beside eight explicit groups stands for nothing; drop it.
-    normal = n === 8 ? `${head.join(":")}:${tail.join(":")}`.replace(/^:|:$/g, "") : t;
-  }
-
-  // The text is now plain RFC 4291 hex-colon; ipaddr.js does the final parse. The try/catch and
-  // the part checks guard against a library upgrade turning into a throw or a wrong value.
-  let parts: number[];
-  try {
-    parts = ipaddr.IPv6.parse(normal).parts;
-  } catch {
-    return { ok: false, reason: "group-count" };
-  }
-  if (parts.length !== 8) return { ok: false, reason: "group-count" };
-  const out = new Uint8Array(IPV6_LEN);
-  for (let i = 0; i < 8; i++) {
-    const p = parts[i];
-    if (!Number.isInteger(p) || p < 0 || p > 0xffff) return { ok: false, reason: "group-too-long" };
-    out[2 * i] = p >>> 8;
-    out[2 * i + 1] = p & 0xff;
+    // 8 groups is the TSP repair: the `::` beside eight explicit groups stands for nothing.
+    if (head + tail > 8) return { ok: false, reason: "group-count" };
+    writeGroups(HEAD, head, out, 0);
+    writeGroups(TAIL, tail, out, 8 - tail);
   }
   return { ok: true, value: out };
+}
+
+/** Write `n` group values as big-endian 16-bit words from group index `at`. */
+function writeGroups(vals: Uint16Array, n: number, out: Uint8Array, at: number): void {
+  for (let i = 0; i < n; i++) {
+    out[2 * (at + i)] = vals[i] >>> 8;
+    out[2 * (at + i) + 1] = vals[i] & 0xff;
+  }
 }
 
 /** Throw a `RangeError` unless 16 bytes are available in `bytes` at `off`. */
@@ -209,7 +222,7 @@ export function formatIpv6(bytes: Uint8Array, off = 0): string {
       i += bestLen - 1;
       continue;
     }
-    if (s.length > 0 && !s.endsWith(":")) s += ":";
+    if (i > 0 && i !== bestStart + bestLen) s += ":";
     s += ((bytes[off + 2 * i] << 8) | bytes[off + 2 * i + 1]).toString(16);
   }
   return s;

@@ -1,5 +1,6 @@
 /**
- * Strict IPv4/IPv6 text parsing and address math for dstm, over `ipaddr.js`.
+ * Strict IPv4/IPv6 text parsing and address math for dstm (hand-written; `ipaddr.js` is the
+ * differential oracle of the tests).
  *
  * - `ipv4.ts`: {@link parseIpv4} (dotted-quad only), {@link formatIpv4}, byte helpers.
  * - `ipv6.ts`: {@link parseIpv6} (with the TSP `::` repair), {@link formatIpv6} (RFC 5952),

@@ -25,7 +25,11 @@ const DN = /^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252}[A-Za-z0-9_.])?$/;
 
 /** Remove every XML whitespace character (space, tab, CR, LF). */
 function stripSpace(s: string): string {
-  return /[ \t\r\n]/.test(s) ? s.replace(/[ \t\r\n]+/g, "") : s;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a) return s.replace(/[ \t\r\n]+/g, "");
+  }
+  return s;
 }
 
 /**

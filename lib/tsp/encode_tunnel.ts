@@ -38,6 +38,12 @@ interface Node {
 
 /** Escape text or an attribute value: `&`, `<`, `>` and `"`. */
 function esc(s: string): string {
+  let i = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x26 || c === 0x3c || c === 0x3e || c === 0x22) break;
+  }
+  if (i === s.length) return s;
   return s.replace(
     /[&<>"]/g,
     (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : "&quot;"),
@@ -136,21 +142,17 @@ function tunnelNode(m: TunnelMessage): Node {
   }
 }
 
-function write(n: Node, depth: number, layout: XmlLayout | undefined, out: string[]): void {
-  const pad = layout ? layout.indent.repeat(depth) : "";
-  const eol = layout ? layout.eol : "";
+function write(n: Node, depth: number, layout: XmlLayout | undefined): string {
+  const pad = layout && depth > 0 ? layout.indent.repeat(depth) : "";
   if (n.children.length === 0) {
     // The root is always written with an end tag, as the drafts print `accept`.
-    if (n.text === "" && depth > 0) out.push(`${pad}<${n.name}${n.attrs}/>`);
-    else out.push(`${pad}<${n.name}${n.attrs}>${n.text}</${n.name}>`);
-    return;
+    if (n.text === "" && depth > 0) return `${pad}<${n.name}${n.attrs}/>`;
+    return `${pad}<${n.name}${n.attrs}>${n.text}</${n.name}>`;
   }
-  out.push(`${pad}<${n.name}${n.attrs}>${n.text}`);
-  for (const c of n.children) {
-    out.push(eol);
-    write(c, depth + 1, layout, out);
-  }
-  out.push(eol, `${pad}</${n.name}>`);
+  const eol = layout ? layout.eol : "";
+  let s = `${pad}<${n.name}${n.attrs}>${n.text}`;
+  for (const c of n.children) s += eol + write(c, depth + 1, layout);
+  return `${s}${eol}${pad}</${n.name}>`;
 }
 
 /**
@@ -158,7 +160,5 @@ function write(n: Node, depth: number, layout: XmlLayout | undefined, out: strin
  * element per line. Throws `TypeError` for an unrepresentable message.
  */
 export function encodeTunnel(m: TunnelMessage, layout?: XmlLayout): string {
-  const out: string[] = [];
-  write(tunnelNode(m), 0, layout, out);
-  return out.join("");
+  return write(tunnelNode(m), 0, layout);
 }

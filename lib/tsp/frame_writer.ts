@@ -31,6 +31,19 @@ export function encodeLineBytes(line: Uint8Array): Uint8Array {
 
 /** `Content-length: N\r\n` followed by `body` (UTF-8 when a string), in one fresh buffer. */
 export function encodeFrame(body: string | Uint8Array): Uint8Array {
+  if (typeof body === "string") {
+    // ASCII (every TSP message the server writes): copy the characters, no encoder call.
+    const head = `Content-length: ${body.length}${CRLF}`;
+    const out = new Uint8Array(head.length + body.length);
+    for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
+    let i = 0;
+    for (; i < body.length; i++) {
+      const c = body.charCodeAt(i);
+      if (c > 0x7f) break;
+      out[head.length + i] = c;
+    }
+    if (i === body.length) return out;
+  }
   const b = typeof body === "string" ? encoder.encode(body) : body;
   const head = encoder.encode(`Content-length: ${b.length}${CRLF}`);
   const out = new Uint8Array(head.length + b.length);

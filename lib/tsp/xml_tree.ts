@@ -1,15 +1,25 @@
 /**
- * A small, lenient, non-validating XML reader for TSP messages (protocol brief §2.5, §2.6, §3.2),
- * over `fast-xml-parser`.
+ * A small, lenient, non-validating XML reader for TSP messages (protocol brief §2.5, §2.6, §3.2).
  *
- * Pipeline: {@link repairXml} (structure, no DTD, the §3.2 repair) → `XMLValidator` (well-formed
- * attributes and tags) → `XMLParser` with number coercion off, entity processing off, values
- * trimmed, and element and attribute names lower-cased. The five predefined entities and numeric
- * character references are decoded here (bounded, non-recursive); nothing else is expanded.
+ * Pipeline: {@link repairXml} (structure, no DTD, the §3.2 repair), then one pass over the text
+ * that builds the element tree and refuses what is not well-formed: a close tag that does not
+ * name the open element exactly (names are case-sensitive in XML; the repair compares them
+ * case-insensitively only to decide what to close), an attribute without a quoted value or
+ * without whitespace before it, a duplicate attribute, a `&` in text that starts no reference,
+ * markup left unterminated. Line ends are normalised to LF (XML §2.11).
+ * Element and attribute names are lower-cased, text and attribute values trimmed. The five
+ * predefined entities and numeric character references are decoded (bounded, non-recursive);
+ * nothing else is expanded, and numbers stay text. Comments and processing instructions are
+ * skipped; CDATA content is text.
+ *
+ * Hand-written rather than over an XML library: TSP documents are tiny and of one fixed shape,
+ * and the server parses one per request. `fast-xml-parser` (validator + parser, used until
+ * 2026-11) took about 14 µs per `query` document, this reader about 1 µs, which is what a TEP's
+ * query stream needs (benchmark issue: 100k queries/s on one session). `xml_tree_test.ts` and
+ * the codec's golden and fuzz tests pin the behaviour.
  *
  * @module
  */
-import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { DEFAULT_MAX_XML_DEPTH, repairXml, type XmlRepairReason } from "./xml_repair.ts";
 
 /** One element: lower-case name, lower-case attribute names, child elements, trimmed text. */
@@ -20,7 +30,7 @@ export interface XmlElement {
   readonly attrs: ReadonlyMap<string, string>;
   /** Child elements in document order. */
   readonly children: readonly XmlElement[];
-  /** The element's own text nodes joined, entities decoded, trimmed. */
+  /** The element's own text nodes, each trimmed, joined, entities decoded, trimmed. */
   readonly text: string;
 }
 
@@ -40,84 +50,254 @@ export interface XmlTreeOptions {
   readonly maxDepth?: number;
 }
 
-const parser = new XMLParser({
-  preserveOrder: true,
-  ignoreAttributes: false,
-  attributeNamePrefix: "",
-  parseTagValue: false,
-  parseAttributeValue: false,
-  processEntities: false,
-  htmlEntities: false,
-  trimValues: true,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  allowBooleanAttributes: false,
-  commentPropName: false,
-  cdataPropName: false,
-  transformTagName: (n: string) => n.toLowerCase(),
-  transformAttributeName: (n: string) => n.toLowerCase(),
-});
-
-const ATTRS = ":@";
-const TEXT = "#text";
-
 /** Parse an XML document into an {@link XmlElement} tree; see the module notes. Never throws. */
 export function parseXmlTree(text: string, options: XmlTreeOptions = {}): XmlTreeResult {
   const maxLength = options.maxLength ?? 16384;
   if (typeof text !== "string") return { ok: false, reason: "malformed" };
   if (text.length > maxLength) return { ok: false, reason: "too-large" };
-  const rep = repairXml(text, options.maxDepth ?? DEFAULT_MAX_XML_DEPTH);
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_XML_DEPTH;
+  // Fast path: a document that is well-formed as it stands needs no repair, and this one pass
+  // refuses everything repairXml would (more than one root, text outside it, declarations,
+  // nesting too deep). Anything else takes the full path for the repair or the precise reason.
+  const direct = buildTree(normaliseLineEnds(text), maxDepth);
+  if (direct !== null) return { ok: true, root: direct, repaired: false };
+  const rep = repairXml(text, maxDepth);
   if (!rep.ok) return { ok: false, reason: rep.reason };
-  try {
-    if (XMLValidator.validate(rep.text, { allowBooleanAttributes: false }) !== true) {
-      return { ok: false, reason: "not-well-formed" };
-    }
-    const doc: unknown = parser.parse(rep.text);
-    if (!Array.isArray(doc)) return { ok: false, reason: "not-well-formed" };
-    for (const node of doc) {
-      const el = convert(node);
-      if (el) return { ok: true, root: el, repaired: rep.repaired };
-    }
-    return { ok: false, reason: "no-root" };
-  } catch {
-    return { ok: false, reason: "not-well-formed" };
-  }
+  const root = buildTree(normaliseLineEnds(rep.text), maxDepth);
+  return root === null
+    ? { ok: false, reason: "not-well-formed" }
+    : { ok: true, root, repaired: rep.repaired };
 }
 
-/** Convert one preserveOrder node (`{ name: [children], ":@": {attrs} }`) or `undefined`. */
-function convert(node: unknown): XmlElement | undefined {
-  if (node === null || typeof node !== "object") return undefined;
-  let name: string | undefined;
-  for (const key of Object.keys(node)) {
-    if (key !== ATTRS && key !== TEXT) {
-      name = key;
-      break;
-    }
-  }
-  if (name === undefined) return undefined;
-  const rec = node as Record<string, unknown>;
-  const attrs = new Map<string, string>();
-  const rawAttrs = Object.hasOwn(rec, ATTRS) ? rec[ATTRS] : undefined;
-  if (rawAttrs !== null && typeof rawAttrs === "object") {
-    for (const [k, v] of Object.entries(rawAttrs as Record<string, unknown>)) {
-      if (typeof v === "string") attrs.set(k, decodeEntities(v).trim());
-    }
-  }
-  const children: XmlElement[] = [];
-  const texts: string[] = [];
-  const body = rec[name];
-  if (Array.isArray(body)) {
-    for (const child of body) {
-      if (child !== null && typeof child === "object" && Object.hasOwn(child, TEXT)) {
-        const t = (child as Record<string, unknown>)[TEXT];
-        if (typeof t === "string" || typeof t === "number") texts.push(String(t));
-        continue;
+/** XML line-end normalisation (§2.11): CR LF and lone CR read as LF. */
+function normaliseLineEnds(t: string): string {
+  return t.indexOf("\r") < 0 ? t : t.replace(/\r\n?/g, "\n");
+}
+
+interface Building {
+  readonly name: string;
+  readonly lower: string;
+  readonly attrs: Map<string, string>;
+  readonly children: XmlElement[];
+  /** Text nodes so far, each trimmed, joined. */
+  text: string;
+  /** The text node being read: raw, across comments, PIs and CDATA sections. */
+  pending: string;
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+function isNameStart(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === 0x3a;
+}
+
+function isNameChar(c: number): boolean {
+  return isNameStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e;
+}
+
+/** Attribute names may also use any non-ASCII character (XML allows most of them). */
+function isAttrNameStart(c: number): boolean {
+  return isNameStart(c) || c >= 0x80;
+}
+
+function isAttrNameChar(c: number): boolean {
+  return isNameChar(c) || c >= 0x80;
+}
+
+/**
+ * Every `&` in text must start a reference: `&name;`, `&#digits;` or `&#xhex;` (a bare `&` is
+ * not well-formed). Attribute values are not checked (lenient, as before).
+ */
+function referencesOk(s: string): boolean {
+  let i = s.indexOf("&");
+  while (i >= 0) {
+    let j = i + 1;
+    let c = s.charCodeAt(j);
+    if (c === 0x23) { // '#'
+      j++;
+      const hex = s.charCodeAt(j) === 0x78;
+      if (hex) j++;
+      const start = j;
+      for (;;) {
+        c = s.charCodeAt(j);
+        const digit = c >= 0x30 && c <= 0x39;
+        const hexLetter = (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
+        if (!(digit || (hex && hexLetter))) break;
+        j++;
       }
-      const el = convert(child);
-      if (el) children.push(el);
+      if (j === start) return false;
+    } else {
+      if (!isNameStart(c)) return false;
+      while (isNameChar(s.charCodeAt(j))) j++;
     }
+    if (s.charCodeAt(j) !== 0x3b) return false;
+    i = s.indexOf("&", j + 1);
   }
-  return { name, attrs, children, text: decodeEntities(texts.join("")).trim() };
+  return true;
+}
+
+function onlySpace(t: string): boolean {
+  for (let i = 0; i < t.length; i++) if (!isSpace(t.charCodeAt(i))) return false;
+  return true;
+}
+
+/** Add raw text to the current text node of the open element (none outside the root). */
+function addText(top: Building | undefined, s: string): void {
+  if (top !== undefined) top.pending += s;
+}
+
+/** End the open element's current text node: trimmed, and kept unless empty. */
+function endTextNode(b: Building): void {
+  if (b.pending === "") return;
+  const t = b.pending.trim();
+  b.pending = "";
+  if (t !== "") b.text += t;
+}
+
+function finish(b: Building): XmlElement {
+  endTextNode(b);
+  return {
+    name: b.lower,
+    attrs: b.attrs,
+    children: b.children,
+    text: b.text === "" ? "" : decodeEntities(b.text).trim(),
+  };
+}
+
+/**
+ * Build the tree of a well-formed document: one root, no text or CDATA outside it, every tag
+ * closed by its exact name, no declaration other than comments and processing instructions,
+ * nesting at most `maxDepth`. `null` otherwise.
+ */
+function buildTree(s: string, maxDepth: number): XmlElement | null {
+  const n = s.length;
+  const stack: Building[] = [];
+  let root: XmlElement | null = null;
+  let i = 0;
+  while (i < n) {
+    const lt = s.indexOf("<", i);
+    const end = lt < 0 ? n : lt;
+    if (end > i) {
+      const t = s.slice(i, end);
+      if (stack.length === 0) {
+        if (!onlySpace(t)) return null; // text outside the root
+      } else {
+        if (!referencesOk(t)) return null;
+        addText(stack[stack.length - 1], t);
+      }
+    }
+    if (lt < 0) break;
+    const c1 = s.charCodeAt(lt + 1);
+    if (c1 === 0x21) { // <!-- comment --> or <![CDATA[ ... ]]>
+      if (s.startsWith("<!--", lt)) {
+        const j = s.indexOf("-->", lt + 4);
+        if (j < 0) return null;
+        i = j + 3;
+      } else if (s.startsWith("<![CDATA[", lt)) {
+        const j = s.indexOf("]]>", lt + 9);
+        if (j < 0) return null;
+        const top = stack[stack.length - 1];
+        if (top === undefined) return null; // CDATA outside the root
+        endTextNode(top); // a text node of its own, kept as is
+        top.text += s.slice(lt + 9, j);
+        i = j + 3;
+      } else {
+        return null;
+      }
+      continue;
+    }
+    if (c1 === 0x3f) { // <? processing instruction ?>
+      const j = s.indexOf("?>", lt + 2);
+      if (j < 0) return null;
+      i = j + 2;
+      continue;
+    }
+    if (c1 === 0x2f) { // </name>
+      const top = stack.pop();
+      if (top === undefined) return null;
+      let j = lt + 2;
+      const nameEnd = j + top.name.length;
+      if (!s.startsWith(top.name, j)) return null;
+      j = nameEnd;
+      while (j < n && isSpace(s.charCodeAt(j))) j++;
+      if (j >= n || s.charCodeAt(j) !== 0x3e) return null;
+      const el = finish(top);
+      if (stack.length === 0) {
+        if (root !== null) return null;
+        root = el;
+      } else {
+        stack[stack.length - 1].children.push(el);
+      }
+      i = j + 1;
+      continue;
+    }
+    // <name attr="value" ...> or <name .../>
+    let j = lt + 1;
+    if (!isNameStart(c1)) return null;
+    while (j < n && isNameChar(s.charCodeAt(j))) j++;
+    const name = s.slice(lt + 1, j);
+    const b: Building = {
+      name,
+      lower: name.toLowerCase(),
+      attrs: new Map(),
+      children: [],
+      text: "",
+      pending: "",
+    };
+    if (stack.length > 0) endTextNode(stack[stack.length - 1]);
+    let selfClosing = false;
+    const seen: string[] = [];
+    for (;;) {
+      const before = j;
+      while (j < n && isSpace(s.charCodeAt(j))) j++;
+      if (j >= n) return null;
+      const c = s.charCodeAt(j);
+      if (c === 0x3e) {
+        j++;
+        break;
+      }
+      if (c === 0x2f) {
+        if (s.charCodeAt(j + 1) !== 0x3e) return null;
+        selfClosing = true;
+        j += 2;
+        break;
+      }
+      // An attribute: whitespace before it, a name, `=`, a quoted value.
+      if (j === before || !isAttrNameStart(c)) return null;
+      const a0 = j;
+      while (j < n && isAttrNameChar(s.charCodeAt(j))) j++;
+      const attrName = s.slice(a0, j);
+      while (j < n && isSpace(s.charCodeAt(j))) j++;
+      if (s.charCodeAt(j) !== 0x3d) return null;
+      j++;
+      while (j < n && isSpace(s.charCodeAt(j))) j++;
+      const q = s.charCodeAt(j);
+      if (q !== 0x22 && q !== 0x27) return null;
+      const close = s.indexOf(q === 0x22 ? '"' : "'", j + 1);
+      if (close < 0) return null;
+      const raw = s.slice(j + 1, close);
+      if (seen.includes(attrName)) return null;
+      seen.push(attrName);
+      b.attrs.set(attrName.toLowerCase(), decodeEntities(raw).trim());
+      j = close + 1;
+    }
+    if (selfClosing) {
+      const el = finish(b);
+      if (stack.length === 0) {
+        if (root !== null) return null;
+        root = el;
+      } else {
+        stack[stack.length - 1].children.push(el);
+      }
+    } else {
+      if (stack.length >= maxDepth) return null;
+      stack.push(b);
+    }
+    i = j;
+  }
+  return stack.length === 0 ? root : null;
 }
 
 const NAMED: Readonly<Record<string, string>> = {
