@@ -51,6 +51,11 @@ export const DROP_REASONS = [
     name: "binding-expired",
     help: "the binding for the IPv4 address had expired (TTL = min(server lifetime, local cap))",
   },
+  {
+    name: "ipv6-multicast",
+    help:
+      "IPv6 multicast the kernel itself sends on the TUN (MLD reports at bring-up); never tunnel traffic",
+  },
   // Forwarding.
   {
     name: "ttl-exceeded",

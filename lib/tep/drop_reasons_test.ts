@@ -17,6 +17,7 @@ const REQUIRED: DropReason[] = [
   "no-binding",
   "spoofed-source",
   "binding-expired",
+  "ipv6-multicast",
   "ttl-exceeded",
   "too-big-df",
   "malformed-ipv6",

@@ -746,7 +746,8 @@ function decapBound(
  * the IPv4 world) at `now`. Rules (brief §4.5 "Decapsulation", §6 rows 1, 5, 6, 11):
  *
  * 1. the packet must parse (`malformed-ipv6`), be addressed to the tunnel address
- *    (`not-to-tunnel-address`), not come from it (`loop`), and come from a client prefix
+ *    (`not-to-tunnel-address`; multicast, such as the kernel's own MLD reports on the TUN, counts
+ *    as `ipv6-multicast`), not come from it (`loop`), and come from a client prefix
  *    (`outside-client-prefix`);
  * 2. fragments go to the reassembler first (RFC 2473 §7): `DONE` while held;
  * 3. the final Next Header must be 4 (`not-ipip`) and the inner IPv4 header valid
@@ -776,7 +777,9 @@ export function decapsulate(
   const cfg = ctx.config;
   const w = ctx.walk;
   if (walkIpv6(buf, off, len, w) !== null) return ctx.drop("malformed-ipv6");
-  if (!equals16(buf, off + 24, cfg.tunnelIpv6, 0)) return ctx.drop("not-to-tunnel-address");
+  if (!equals16(buf, off + 24, cfg.tunnelIpv6, 0)) {
+    return ctx.drop(buf[off + 24] === 0xff ? "ipv6-multicast" : "not-to-tunnel-address");
+  }
   if (equals16(buf, off + 8, cfg.tunnelIpv6, 0)) return ctx.drop("loop");
   if (!inClientPrefixes(ctx, buf, off + 8)) return ctx.drop("outside-client-prefix");
   let b = buf;

@@ -166,6 +166,13 @@ test("tep forward: decap drops packets not addressed to the tunnel address", () 
   assertDrop(r, decap(r, pkt), "not-to-tunnel-address");
 });
 
+test("tep forward: decap counts multicast (the kernel's MLD reports on the TUN) apart", () => {
+  const r = rig();
+  const mld = ipv6(v6("::"), v6("ff02::16"), 58, new Uint8Array(28));
+  assertDrop(r, decap(r, mld), "ipv6-multicast");
+  assert.equal(r.ctx.dropCount("not-to-tunnel-address"), 0);
+});
+
 test("tep forward: decap drops Next Header other than 4, and malformed packets", () => {
   const r = rig();
   assertDrop(r, decap(r, ipv6(NET.x6, NET.tep6, 17, new Uint8Array(16))), "not-ipip");
