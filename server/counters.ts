@@ -82,6 +82,11 @@ export const COUNTER_FAMILIES = {
 /** A counter family name. */
 export type CounterName = keyof typeof COUNTER_FAMILIES;
 
+/** The map key of a label set (NUL-joined; no join for the common 0 and 1 labels). */
+function labelKey(labels: readonly string[]): string {
+  return labels.length === 0 ? "" : labels.length === 1 ? labels[0] : labels.join("\u0000");
+}
+
 /** Counter values keyed by family and label values. */
 export class Counters {
   readonly #values = new Map<CounterName, Map<string, number>>();
@@ -93,13 +98,13 @@ export class Counters {
       m = new Map();
       this.#values.set(name, m);
     }
-    const key = labels.join("\u0000");
+    const key = labelKey(labels);
     m.set(key, (m.get(key) ?? 0) + by);
   }
 
   /** A counter's value (0 when never counted). */
   get(name: CounterName, labels: readonly string[] = []): number {
-    return this.#values.get(name)?.get(labels.join("\u0000")) ?? 0;
+    return this.#values.get(name)?.get(labelKey(labels)) ?? 0;
   }
 
   /** Samples of one family: label set → value. */

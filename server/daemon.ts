@@ -37,7 +37,7 @@ import { runtimeVersion } from "../lib/sys/runtime.ts";
 import type { ServerConfig } from "./config.ts";
 import { DstmService, type ServiceSettings } from "./dstm_service.ts";
 import { COUNTER_FAMILIES, type CounterName, Counters } from "./counters.ts";
-import { ConnectionSet, listenTcp, listenUdp } from "./listeners.ts";
+import { ConnectionSet, listenTcp, listenUdp, type TcpListener } from "./listeners.ts";
 import type { ConnectionDeps } from "./tsp_connection.ts";
 import { lockStateDir, type StateLock } from "./state_lock.ts";
 import { renderLeases, renderStats, renderStatus, renderTeps, type StatusView } from "./control.ts";
@@ -118,6 +118,9 @@ class SwitchLogger implements Logger {
   }
   error(event: string, fields?: LogFields): void {
     this.#inner.error(event, fields);
+  }
+  enabled(level: LogLevel): boolean {
+    return this.#inner.enabled(level);
   }
 }
 
@@ -323,7 +326,7 @@ export async function startDaemon(config: ServerConfig, opts: DaemonOptions = {}
       maxWriteBacklog: MAX_WRITE_BACKLOG,
     }),
   };
-  const tcpServers: net.Server[] = [];
+  const tcpServers: TcpListener[] = [];
   const udpSockets: dgram.Socket[] = [];
   const bound: { transport: "tcp" | "udp"; address: string; port: number }[] = [];
   let control: ControlServer | undefined;
@@ -354,7 +357,7 @@ export async function startDaemon(config: ServerConfig, opts: DaemonOptions = {}
         if (transport === "tcp") {
           const s = await listenTcp(ep, deps, conns);
           tcpServers.push(s);
-          const a = s.address() as net.AddressInfo;
+          const a = s.address();
           bound.push({ transport, address: a.address, port: a.port });
         } else {
           const s = await listenUdp(ep, deps, conns);

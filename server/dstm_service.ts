@@ -204,6 +204,8 @@ export interface ServiceOptions {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** Least time between two `tep.none-live` warnings (ms); the ones between are counted. */
+const NONE_LIVE_LOG_MS = 10_000;
 
 function reply(code: number, close = false): ServerReply {
   return close ? { code, close } : { code };
@@ -223,6 +225,9 @@ export class DstmService {
   readonly #clientSessions = new Map<number, SessionHandle>();
   readonly #started: number;
   #stopping = false;
+  /** When `tep.none-live` was last logged, and how many were held back since (see #create). */
+  #noneLiveAt = -Infinity;
+  #noneLiveHeld = 0;
 
   /** Build the service over an opened store; the settings' limits go to its lease table. */
   constructor(o: ServiceOptions) {
@@ -482,15 +487,13 @@ export class DstmService {
     }
     let lease = c.result.lease;
     const renewed = c.result.renewed;
-    const durables: Promise<void>[] = [c.durable];
-    if (!renewed && choice.fallback) {
-      this.#log.warn("tep.none-live", { ipv4: formatIpv4(lease.ipv4), assigned: choice.name });
-    }
+    let durable = c.durable;
+    if (!renewed && choice.fallback) this.#warnNoneLive(now, lease.ipv4, choice.name);
     if (renewed) {
       const move = renewalTep(lease.tep, cands);
       if (move.kind === "move") {
         const m = this.#commit(this.#store.reassign(lease.ipv4, move.to, now));
-        durables.push(m.durable);
+        if (m.durable !== durable) durable = Promise.all([durable, m.durable]).then(() => {});
         if (m.result.ok) lease = m.result.lease;
         this.#log.warn("lease.failover", {
           ipv4: formatIpv4(lease.ipv4),
@@ -499,7 +502,7 @@ export class DstmService {
         });
       }
     }
-    await Promise.all(durables);
+    await durable;
     const tep = this.#teps.get(lease.tep)?.config;
     if (!tep) return reply(Status.SERVER_ERROR);
     this.#enqueueAdd(lease.tep, lease.ipv4);
@@ -525,6 +528,26 @@ export class DstmService {
           : {}),
       }),
     };
+  }
+
+  /**
+   * `tep.none-live`: a lease assigned while no TEP is up. At most one line per
+   * {@link NONE_LIVE_LOG_MS} (with no TEP up, every allocation would log one), carrying how many
+   * were held back since the previous line.
+   */
+  #warnNoneLive(now: number, ipv4: number, assigned: string): void {
+    if (now - this.#noneLiveAt < NONE_LIVE_LOG_MS) {
+      this.#noneLiveHeld++;
+      return;
+    }
+    const held = this.#noneLiveHeld;
+    this.#noneLiveAt = now;
+    this.#noneLiveHeld = 0;
+    this.#log.warn("tep.none-live", {
+      ipv4: formatIpv4(ipv4),
+      assigned,
+      ...(held > 0 ? { more_since_last: held } : {}),
+    });
   }
 
   async #delete(h: SessionHandle, ctx: SessionCtx, req: RequestAction): Promise<ServerReply> {
@@ -662,6 +685,11 @@ export class DstmService {
   }
 
   #onEvent(ev: LeaseEvent, ended: Lease[]): void {
+    if (ev.kind === "release" || ev.kind === "expire") {
+      if (ev.lease) ended.push(ev.lease);
+    }
+    // The lines below are info/debug: at warn (the usual production level) skip formatting them.
+    if (!this.#log.enabled(ev.kind === "binding" ? "debug" : "info")) return;
     switch (ev.kind) {
       case "allocate":
         this.#log.info("lease.allocated", {
@@ -681,7 +709,6 @@ export class DstmService {
       case "release":
       case "expire": {
         const l = ev.lease;
-        if (l) ended.push(l);
         this.#log.info(ev.kind === "release" ? "lease.released" : "lease.expired", {
           ipv4: formatIpv4(ev.ipv4),
           client: l ? formatIpv6(l.clientIpv6) : undefined,

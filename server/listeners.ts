@@ -3,7 +3,12 @@
  * default, IPv6 and IPv4. Works the same on Deno and Bun.
  *
  * - TCP: one {@link TspConnection} per connection. Beyond `maxConnections` (TCP connections plus
- *   UDP peers) a new connection gets the bare line `530 Server too busy` and is closed.
+ *   UDP peers) a new connection gets the bare line `530 Server too busy` and is closed. Under Bun
+ *   the listener is Bun's native one (`lib/sys/native_tcp.ts`: no stream objects per connection,
+ *   about half the CPU per connection of its `node:net` layer); elsewhere (Deno) it is `node:net`. Both
+ *   behave the same: writes the kernel does not take at once wait (in order) for `drain`, a peer
+ *   that closes its side gets ours closed after what was queued, and `end()` forces the socket
+ *   shut 2 s later if the peer does not close.
  * - UDP: one {@link TspConnection} per peer (address and port) behind a `UdpServerLink`, with a
  *   server-wide `UdpReplyCache`: a retransmitted datagram gets the same reply again without
  *   reaching the session (no second allocation); a new `VERSION=` datagram from a known peer
@@ -14,7 +19,7 @@
  */
 import net from "node:net";
 import dgram from "node:dgram";
-import { setTimeout } from "node:timers";
+import { clearInterval, setInterval, setTimeout } from "node:timers";
 import {
   encodeLine,
   encodeUdpDatagram,
@@ -23,6 +28,12 @@ import {
   UdpServerLink,
 } from "../lib/tsp/mod.ts";
 import type { Endpoint } from "../lib/config/addresses.ts";
+import {
+  type NativeTcp,
+  nativeTcp,
+  type NativeTcpListener,
+  type NativeTcpSocket,
+} from "../lib/sys/native_tcp.ts";
 import { type ConnectionDeps, type Transport, TspConnection } from "./tsp_connection.ts";
 
 /** Pushes held for a TCP session before it counts as full (then the TEP outbox waits). */
@@ -114,12 +125,62 @@ class TcpTransport implements Transport {
   }
 }
 
-/** Start a TCP listener on `ep`. */
+/** A bound TCP listener (either implementation). */
+export interface TcpListener {
+  /** The bound address and port. */
+  address(): { address: string; port: number };
+  /** Stop accepting; open connections stay. */
+  close(): void;
+}
+
+/**
+ * Sockets told to close that must be gone by a deadline (closed by force then): one shared sweep
+ * instead of a timer per socket.
+ */
+const closeDeadlines = new Map<{ destroy(): void }, number>();
+let closeSweep: ReturnType<typeof setInterval> | undefined;
+
+/** Forget a socket's deadline (it closed); the sweep stops when none is left. */
+function forgetCloseDeadline(s: { destroy(): void }): void {
+  if (!closeDeadlines.delete(s) || closeDeadlines.size > 0 || closeSweep === undefined) return;
+  clearInterval(closeSweep);
+  closeSweep = undefined;
+}
+
+function forceCloseAt(s: { destroy(): void }, at: number): void {
+  closeDeadlines.set(s, at);
+  if (closeSweep !== undefined) return;
+  closeSweep = setInterval(() => {
+    const now = Date.now();
+    for (const [x, t] of closeDeadlines) {
+      if (t > now) continue;
+      closeDeadlines.delete(x);
+      try {
+        x.destroy();
+      } catch { /* already gone */ }
+    }
+    if (closeDeadlines.size === 0) {
+      clearInterval(closeSweep);
+      closeSweep = undefined;
+    }
+  }, 250);
+  (closeSweep as { unref?: () => void }).unref?.();
+}
+
+/** Start a TCP listener on `ep` (Bun's native sockets under Bun, `node:net` elsewhere). */
 export function listenTcp(
   ep: Endpoint,
   deps: ConnectionDeps,
   conns: ConnectionSet,
-): Promise<net.Server> {
+): Promise<TcpListener> {
+  return nativeTcp ? listenBunTcp(nativeTcp, ep, deps, conns) : listenNodeTcp(ep, deps, conns);
+}
+
+function listenNodeTcp(
+  ep: Endpoint,
+  deps: ConnectionDeps,
+  conns: ConnectionSet,
+): Promise<TcpListener> {
   const server = net.createServer((socket) => {
     try {
       socket.on("error", () => socket.destroy());
@@ -150,8 +211,198 @@ export function listenTcp(
     server.once("error", reject);
     server.listen({ host: ep.host, port: ep.port }, () => {
       server.off("error", reject);
-      resolve(server);
+      resolve({
+        address: () => server.address() as net.AddressInfo,
+        close: () => void server.close(),
+      });
     });
+  });
+}
+
+// ---- Bun's native TCP ------------------------------------------------------------------------
+
+/** A native socket carrying a {@link BunTcpTransport} (exported for tests). */
+export type BunSocket = NativeTcpSocket<BunTcpTransport>;
+
+/**
+ * A connection on Bun's native socket. `write` there takes what the kernel takes and returns the
+ * count; the rest is queued here (copied) and written on `drain`, in order. Exported for tests.
+ */
+export class BunTcpTransport implements Transport {
+  /** Transport kind. */
+  readonly kind = "tcp" as const;
+  /** Peer address text. */
+  readonly peerAddress: string;
+  /** Peer port. */
+  readonly peerPort: number;
+  /** The session on this socket (none for a refused one). */
+  conn: TspConnection | undefined;
+  readonly #s: BunSocket;
+  #queue: Uint8Array[] | undefined;
+  #queued = 0;
+  /** Our side is to close once the queue is written. */
+  #ending = false;
+  #closed = false;
+
+  /** Wrap an open socket. */
+  constructor(s: BunSocket) {
+    this.#s = s;
+    this.peerAddress = s.remoteAddress ?? "";
+    this.peerPort = s.remotePort ?? 0;
+  }
+
+  /** Write one message (what the kernel does not take now waits for `drain`). */
+  send(bytes: Uint8Array): void {
+    if (this.#closed || this.#ending || bytes.length === 0) return;
+    if (this.#queued > 0) {
+      this.#enqueue(bytes.slice());
+      return;
+    }
+    const n = this.#s.write(bytes);
+    if (n < bytes.length) this.#enqueue(bytes.slice(Math.max(0, n)));
+  }
+
+  /** Pushes the socket can take now. */
+  pushRoom(): number {
+    return this.#queued < TCP_PUSH_HIGH_WATER ? TCP_PUSH_BATCH : 0;
+  }
+
+  /** Bytes waiting for `drain`. */
+  backlog(): number {
+    return this.#queued;
+  }
+
+  /** TCP keepalive on (TEP sessions). */
+  keepAlive(): void {
+    this.#s.setKeepAlive?.(true, TEP_KEEPALIVE_MS);
+  }
+
+  /** Close after what is queued; by force 2 s later if the peer does not close. */
+  end(): void {
+    if (this.#closed || this.#ending) return;
+    this.#ending = true;
+    if (this.#queued === 0) this.#s.end();
+    forceCloseAt(this, Date.now() + 2000);
+  }
+
+  /** Close now (deadline passed, or an error). */
+  destroy(): void {
+    if (this.#closed) return;
+    this.#s.terminate();
+  }
+
+  /** The kernel takes more: write what is queued; then `ready` (or our deferred close). */
+  drained(): void {
+    const q = this.#queue;
+    while (q !== undefined && q.length > 0 && !this.#closed) {
+      const b = q[0];
+      const n = this.#s.write(b);
+      if (n < b.length) {
+        const m = Math.max(0, n);
+        q[0] = b.subarray(m);
+        this.#queued -= m;
+        return;
+      }
+      q.shift();
+      this.#queued -= b.length;
+    }
+    if (this.#closed) return;
+    if (this.#ending) this.#s.end();
+    else this.conn?.ready();
+  }
+
+  /** The peer closed its side: close ours after what is queued (like `node:net`). */
+  peerEnded(): void {
+    if (this.#closed || this.#ending) return;
+    this.#ending = true;
+    if (this.#queued === 0) this.#s.end();
+    else forceCloseAt(this, Date.now() + 2000);
+  }
+
+  /** The socket is gone; returns false if it was already. */
+  markClosed(): boolean {
+    if (this.#closed) return false;
+    this.#closed = true;
+    this.#queue = undefined;
+    this.#queued = 0;
+    forgetCloseDeadline(this);
+    return true;
+  }
+
+  #enqueue(b: Uint8Array): void {
+    (this.#queue ??= []).push(b);
+    this.#queued += b.length;
+  }
+}
+
+function listenBunTcp(
+  bun: NativeTcp,
+  ep: Endpoint,
+  deps: ConnectionDeps,
+  conns: ConnectionSet,
+): Promise<TcpListener> {
+  const internalError = (e: unknown) => {
+    deps.counters.inc("internal_errors_total");
+    deps.log.error("conn.internal-error", { error: (e as Error)?.stack ?? String(e) });
+  };
+  let listener: NativeTcpListener;
+  try {
+    listener = bun.listen<BunTcpTransport>({
+      hostname: ep.host,
+      port: ep.port,
+      socket: {
+        open(s) {
+          try {
+            const t = new BunTcpTransport(s);
+            s.data = t;
+            if (conns.size >= conns.maxConnections) {
+              deps.counters.inc("connections_refused_total", ["tcp"]);
+              t.send(BUSY_LINE);
+              t.end();
+              return;
+            }
+            s.setNoDelay?.(true);
+            deps.counters.inc("connections_total", ["tcp"]);
+            const conn = new TspConnection(t, deps);
+            t.conn = conn;
+            conns.tcp.add(conn);
+          } catch (e) {
+            internalError(e);
+            s.terminate();
+          }
+        },
+        data(s, d) {
+          // `d` (a Buffer) goes as is: a view of it would make the engine create its ArrayBuffer
+          const conn = s.data?.conn;
+          if (conn) conn.data(d);
+        },
+        drain(s) {
+          s.data?.drained();
+        },
+        end(s) {
+          s.data?.peerEnded();
+        },
+        close(s) {
+          const t = s.data;
+          if (!t || !t.markClosed()) return;
+          const conn = t.conn;
+          if (!conn) return;
+          conns.tcp.delete(conn);
+          // node:net reports a close after the current call returns; so do we (a close inside
+          // send()/end() must not re-enter the connection)
+          queueMicrotask(() => conn.transportClosed());
+        },
+        error(s) {
+          s.terminate();
+        },
+      },
+    });
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  return Promise.resolve({
+    address: () => ({ address: listener.hostname, port: listener.port }),
+    close: () => listener.stop(false),
   });
 }
 

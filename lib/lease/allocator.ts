@@ -175,6 +175,9 @@ function prefix64Key(b: Uint8Array, o: number): string {
   );
 }
 
+/** `tepsThatQueried` of a lease no other TEP queried (shared: the set is read-only). */
+const NO_TEPS: ReadonlySet<string> = new Set();
+
 /**
  * The lease table of one IPv4 pool. All methods taking `now` (ms) first expire what is due at
  * `now` (queueing `expire` events), so results are always as of `now`.
@@ -706,8 +709,12 @@ export class LeaseAllocator {
 
   #leaseAt(i: number): Lease {
     const q = this.#queried.get(i);
-    const teps = new Set<string>();
-    if (q) { for (const t of q) teps.add(this.#tepName[t]); }
+    let teps: ReadonlySet<string> = NO_TEPS;
+    if (q) {
+      const named = new Set<string>();
+      for (const t of q) named.add(this.#tepName[t]);
+      teps = named;
+    }
     return {
       ipv4: this.#pool.addressAt(i),
       clientIpv6: this.#v6.slice(i * 16, i * 16 + 16),
@@ -741,7 +748,8 @@ export class LeaseAllocator {
   #lease(i: number, v6: Uint8Array, identity: string, tep: string, expiresAt: number): void {
     this.#state[i] = LEASED;
     this.#leased++;
-    this.#v6.set(v6.subarray(0, 16), i * 16);
+    const v = this.#v6;
+    for (let k = 0, o = i * 16; k < 16; k++) v[o + k] = v6[k];
     this.#bindingUntil[i] = 0;
     this.#queried.delete(i);
     // identity

@@ -113,7 +113,11 @@ export class ByteWriter {
     const n = utf8Length(s);
     this.u32(n);
     this.ensure(n);
-    encoder.encodeInto(s, this.#buf.subarray(this.length, this.length + n));
+    if (n === s.length) {
+      // ASCII (identities and TEP names, nearly always): no view, no encoder
+      const b = this.#buf;
+      for (let k = 0, o = this.length; k < n; k++) b[o + k] = s.charCodeAt(k);
+    } else encoder.encodeInto(s, this.#buf.subarray(this.length, this.length + n));
     this.length += n;
   }
 }

@@ -75,7 +75,8 @@ export function appendJournalRecord(w: ByteWriter, ev: LeaseEvent): number {
   w.u32(ev.ipv4);
   switch (ev.kind) {
     case "allocate":
-      w.raw(ev.clientIpv6.subarray(0, 16));
+      if (ev.clientIpv6.length >= 16) w.rawFrom(ev.clientIpv6, 0, 16);
+      else w.raw(ev.clientIpv6);
       w.f64(ev.expiresAt);
       w.str(ev.identity);
       w.str(ev.tep);

@@ -201,6 +201,8 @@ export class LeaseStore {
   #nextCompactAt: number;
   #pending = new ByteWriter(1 << 16);
   #waiters: Waiter[] = [];
+  /** The one `durable` promise of the batch being gathered (every append in it shares it). */
+  #batchDurable: Promise<void> | undefined;
   #idleWaiters: Waiter[] = [];
   #compactWaiters: Waiter[] = [];
   #compactRequested = false;
@@ -459,7 +461,7 @@ export class LeaseStore {
     if (this.#failure) return { result, events, durable: this.#rejected() };
     for (const e of events) appendJournalRecord(this.#pending, e);
     this.#records += events.length;
-    const durable = this.#wait(this.#waiters);
+    const durable = this.#batchDurable ??= this.#wait(this.#waiters);
     this.#schedule();
     return { result, events, durable };
   }
@@ -482,6 +484,7 @@ export class LeaseStore {
     }
     const waiters = this.#waiters;
     this.#waiters = [];
+    this.#batchDurable = undefined;
     const bytes = this.#pending.bytes();
     try {
       writeAll(this.#fd, bytes);
@@ -524,6 +527,7 @@ export class LeaseStore {
   #fail(e: Error, batch: Waiter[]): void {
     if (this.#failure) return;
     this.#failure = e;
+    this.#batchDurable = undefined;
     const all = [
       ...batch,
       ...this.#waiters.splice(0),
@@ -539,6 +543,7 @@ export class LeaseStore {
     this.#compactRequested = false;
     const waiters = this.#waiters;
     this.#waiters = [];
+    this.#batchDurable = undefined;
     // changes made on the allocator without commit() are in the table, so in the snapshot too
     for (const e of this.#alloc.drainEvents()) appendJournalRecord(this.#pending, e);
     try {

@@ -22,6 +22,11 @@ export interface Logger {
   warn(event: string, fields?: LogFields): void;
   /** Error. */
   error(event: string, fields?: LogFields): void;
+  /**
+   * Whether events at `level` are written: check it before building costly fields for a
+   * frequent event (formatting addresses and dates for a line that is then dropped).
+   */
+  enabled(level: LogLevel): boolean;
 }
 
 /** Options of {@linkcode createLogger}. */
@@ -75,6 +80,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     info: (e, f) => log("info", e, f),
     warn: (e, f) => log("warn", e, f),
     error: (e, f) => log("error", e, f),
+    enabled: (level) => RANK[level] >= min,
   };
 }
 

@@ -26,6 +26,13 @@ export { type PollLoopOptions, runPollLoop } from "./poll_loop.ts";
 export { DEFAULT_MAX_IDLE_MS, PacketPoller, type TryRead } from "./packet_poller.ts";
 export { BatchIo, type BatchIoOptions } from "./batch_io.ts";
 export { IORING, IoUring } from "./io_uring.ts";
+export {
+  type NativeTcp,
+  nativeTcp,
+  type NativeTcpHandlers,
+  type NativeTcpListener,
+  type NativeTcpSocket,
+} from "./native_tcp.ts";
 
 // Addresses as bytes.
 export {

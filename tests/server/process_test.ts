@@ -190,6 +190,7 @@ test("server process: SIGKILL during a burst of allocations loses no acknowledge
     const ctl = spawnSync(cmd, [...args, "ctl", "leases", "--json", "--config", file], {
       cwd: ROOT,
       encoding: "utf8",
+      maxBuffer: 256 << 20, // a fast server leases more than the default 1 MiB of JSON holds
     });
     assert.equal(ctl.status, 0, ctl.stderr);
     const leases = (JSON.parse(ctl.stdout) as { leases: { ipv4: string; clientIpv6: string }[] })

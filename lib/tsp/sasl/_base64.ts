@@ -9,6 +9,14 @@ const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const DECODE = new Int8Array(256).fill(-1);
 for (let i = 0; i < 64; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 
+/**
+ * Base64 of a binary string's octets, with `=` padding. Every code unit must be 0..255 (a binary
+ * string, see `_binary.ts`); anything else is a programmer error and throws.
+ */
+export function encodeBase64Bin(bin: string): string {
+  return btoa(bin);
+}
+
 /** Base64 of some bytes, with `=` padding. */
 export function encodeBase64(bytes: Uint8Array): string {
   let s = "";

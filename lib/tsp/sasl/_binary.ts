@@ -10,10 +10,18 @@ import { createHash } from "node:crypto";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+/** Bytes per `String.fromCharCode` call (well under any engine's argument limit). */
+const CHUNK = 4096;
+
 /** Bytes to a binary string (one code unit per byte). */
 export function binFromBytes(bytes: Uint8Array): string {
+  if (bytes.length <= CHUNK) {
+    return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
   let s = "";
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+  for (let i = 0; i < bytes.length; i += CHUNK) {
+    s += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK) as unknown as number[]);
+  }
   return s;
 }
 
@@ -56,6 +64,16 @@ export function md5(bytes: Uint8Array): Uint8Array {
 /** HEX(H(bytes)): the MD5 digest as 32 lower-case hex digits. */
 export function md5Hex(bytes: Uint8Array): string {
   return createHash("md5").update(bytes).digest("hex");
+}
+
+/** H(octets) of a binary string, as a 16-octet binary string (no byte arrays either way). */
+export function md5Bin(bin: string): string {
+  return createHash("md5").update(bin, "latin1").digest("latin1");
+}
+
+/** HEX(H(octets)) of a binary string. */
+export function md5HexBin(bin: string): string {
+  return createHash("md5").update(bin, "latin1").digest("hex");
 }
 
 /** The 32-octet SHA-256 digest of some bytes. */

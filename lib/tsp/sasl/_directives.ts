@@ -26,6 +26,9 @@ export type DirectivesResult =
   | { readonly ok: true; readonly values: ReadonlyMap<string, readonly string[]> }
   | { readonly ok: false; readonly reason: DirectivesReason; readonly name?: string };
 
+/** The default of {@link parseDirectives}' `repeatable`: no name may repeat. */
+const NONE_REPEATABLE: ReadonlySet<string> = new Set();
+
 /** Most directives accepted in one list; real lists have fewer than a dozen. */
 const MAX_DIRECTIVES = 64;
 
@@ -55,17 +58,14 @@ function isBadCtl(c: number): boolean {
  */
 export function parseDirectives(
   text: string,
-  repeatable: ReadonlySet<string> = new Set(),
+  repeatable: ReadonlySet<string> = NONE_REPEATABLE,
 ): DirectivesResult {
   const values = new Map<string, string[]>();
   let count = 0;
   let i = 0;
   const n = text.length;
-  const skipLws = () => {
-    while (i < n && isLws(text.charCodeAt(i))) i++;
-  };
   for (;;) {
-    skipLws();
+    while (i < n && isLws(text.charCodeAt(i))) i++;
     if (i >= n) break;
     if (text.charCodeAt(i) === 0x2c) { // empty list element
       i++;
@@ -77,10 +77,10 @@ export function parseDirectives(
       return { ok: false, reason: isBadCtl(text.charCodeAt(i)) ? "control-char" : "bad-name" };
     }
     const name = text.slice(nameStart, i).toLowerCase();
-    skipLws();
+    while (i < n && isLws(text.charCodeAt(i))) i++;
     if (i >= n || text.charCodeAt(i) !== 0x3d) return { ok: false, reason: "missing-equals", name };
     i++;
-    skipLws();
+    while (i < n && isLws(text.charCodeAt(i))) i++;
     let value = "";
     if (i < n && text.charCodeAt(i) === 0x22) {
       i++;
@@ -113,7 +113,7 @@ export function parseDirectives(
       if (i === valueStart) return { ok: false, reason: "bad-value", name };
       value = text.slice(valueStart, i);
     }
-    skipLws();
+    while (i < n && isLws(text.charCodeAt(i))) i++;
     if (i < n && text.charCodeAt(i) !== 0x2c) return { ok: false, reason: "missing-comma", name };
     if (++count > MAX_DIRECTIVES) return { ok: false, reason: "too-many-directives" };
     const list = values.get(name);

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { decodeBase64, encodeBase64 } from "./_base64.ts";
+import { decodeBase64, encodeBase64Bin } from "./_base64.ts";
 import { binFromBytes, bytesFromBin, latin1Bin, utf8ToBin } from "./_binary.ts";
 import { constantTimeEqualString } from "./_constant_time.ts";
 import { parseDirectives, quote } from "./_directives.ts";
@@ -159,7 +159,7 @@ export function digestMd5Client(opts: DigestMd5ClientOptions): SaslClient {
       `digest-uri=${quote(uriBin)},response=${response},qop=${DIGEST_MD5_QOP}` +
       (authzid !== undefined ? `,authzid=${quote(authzBin)}` : "");
     state = "rspauth";
-    return { kind: "send", line: bytesFromBin(encodeBase64(bytesFromBin(text))) };
+    return { kind: "send", line: bytesFromBin(encodeBase64Bin(text)) };
   };
 
   const check = (line: Uint8Array): SaslClientStep => {

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { bytesFromBin, md5, md5Hex, utf8ToBin } from "./_binary.ts";
+import { md5Bin, md5HexBin, utf8ToBin } from "./_binary.ts";
 
 /** The `qop` value this module speaks (RFC 2831 §2.1.2.1: authentication only). */
 export const DIGEST_MD5_QOP = "auth";
@@ -67,21 +67,17 @@ export interface DigestMd5Octets {
 
 /** Whether {@link DigestMd5Params.legacyA1} would change the result for this secret. */
 export function legacyA1Differs(secret: string): boolean {
-  return md5(bytesFromBin(secret)).includes(0);
+  return md5Bin(secret).includes("\0");
 }
 
 /** HEX(H(A1)) for octet inputs. */
 export function digestMd5A1Hex(o: DigestMd5Octets): string {
-  const inner = md5(bytesFromBin(o.secret));
-  const zero = o.legacyA1 ? inner.indexOf(0) : -1;
-  if (zero >= 0) return md5Hex(inner.subarray(0, zero));
-  const tail = bytesFromBin(
-    ":" + o.nonce + ":" + o.cnonce + (o.authzid !== undefined ? ":" + o.authzid : ""),
+  const inner = md5Bin(o.secret);
+  const zero = o.legacyA1 ? inner.indexOf("\0") : -1;
+  if (zero >= 0) return md5HexBin(inner.slice(0, zero));
+  return md5HexBin(
+    inner + ":" + o.nonce + ":" + o.cnonce + (o.authzid !== undefined ? ":" + o.authzid : ""),
   );
-  const a1 = new Uint8Array(16 + tail.length);
-  a1.set(inner);
-  a1.set(tail, 16);
-  return md5Hex(a1);
 }
 
 /** The response value from HEX(H(A1)): KD with A2 = `AUTHENTICATE:` digest-uri. */
@@ -95,9 +91,9 @@ export function digestMd5RspauthFromA1(a1: string, o: DigestMd5Octets): string {
 }
 
 function kd(a1: string, o: DigestMd5Octets, a2: string): string {
-  const ha2 = md5Hex(bytesFromBin(a2));
+  const ha2 = md5HexBin(a2);
   const s = a1 + ":" + o.nonce + ":" + o.nc + ":" + o.cnonce + ":" + DIGEST_MD5_QOP + ":" + ha2;
-  return md5Hex(bytesFromBin(s));
+  return md5HexBin(s);
 }
 
 /** Both 32-hex values for octet inputs: what the client sends and what the server proves. */

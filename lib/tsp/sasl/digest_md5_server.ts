@@ -14,8 +14,8 @@
  *
  * @module
  */
-import { decodeBase64, encodeBase64 } from "./_base64.ts";
-import { binFromBytes, binToUtf8, bytesFromBin, latin1Bin, utf8ToBin } from "./_binary.ts";
+import { decodeBase64, encodeBase64Bin } from "./_base64.ts";
+import { binFromBytes, binToUtf8, latin1Bin, utf8ToBin } from "./_binary.ts";
 import { constantTimeEqualString } from "./_constant_time.ts";
 import { parseDirectives, quote } from "./_directives.ts";
 import {
@@ -207,7 +207,7 @@ export function digestMd5Server(opts: DigestMd5ServerOptions): SaslServer {
     return {
       kind: "success",
       identity,
-      final: encodeBase64(bytesFromBin("rspauth=" + rspauth)),
+      final: encodeBase64Bin("rspauth=" + rspauth),
     };
   };
 
@@ -224,7 +224,7 @@ export function digestMd5Server(opts: DigestMd5ServerOptions): SaslServer {
       issued = n;
       state = "challenged";
       const text = digestMd5ChallengeText(realm, n);
-      return { kind: "challenge", line: encodeBase64(bytesFromBin(text)) };
+      return { kind: "challenge", line: encodeBase64Bin(text) };
     },
     step(line: Uint8Array): SaslServerStep {
       if (state !== "challenged") {
