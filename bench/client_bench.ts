@@ -9,7 +9,8 @@
  * (64 KiB segments through the stack), while the tunnel carries one MTU-sized packet per TUN
  * read/write. The table also shows the plain path with segmentation offloads turned off on the
  * veths (`ethtool -K ... tso off gso off gro off`, when ethtool exists), the per-packet
- * comparison.
+ * comparison. `BENCH_IPERF_RATE=1000M` caps every iperf3 run at that rate (`-b`), to compare CPU
+ * per Gbit below saturation.
  *
  * @module
  */
@@ -61,6 +62,11 @@ export interface ClientResult {
   /** CPU seconds per Gbit moved (client, TEP), tunnelled runs, median. */
   readonly clientCpuSecPerGbit: number;
   readonly tepCpuSecPerGbit: number;
+  /** The same per direction (median over the rounds). */
+  readonly clientCpuSecPerGbitUp: number;
+  readonly clientCpuSecPerGbitDown: number;
+  readonly tepCpuSecPerGbitUp: number;
+  readonly tepCpuSecPerGbitDown: number;
   /** The address the client leased. */
   readonly leasedIpv4?: string;
   /** Spawn to `interface.up` (lease over TSP, TUN, routes), ms. */
@@ -86,6 +92,8 @@ async function iperf(
       "1",
       "-J",
       ...(reverse ? ["-R"] : []),
+      // A fixed offered rate (e.g. 1000M), to compare CPU per Gbit below saturation.
+      ...(process.env.BENCH_IPERF_RATE ? ["-b", process.env.BENCH_IPERF_RATE] : []),
       // Pin the source on the plain path: c0 also holds the bench peer address, dropped at c6.
       ...(target.includes(":") ? ["-B", NET.clientIpv6] : []),
     ], (seconds + 30) * 1000);
@@ -185,14 +193,19 @@ export async function clientBench(o: ClientBenchOptions): Promise<ClientResult> 
         const t0 = cpuSeconds(tep.pid);
         const tun = await iperf(net.c6, o.nice, NET.a4Ipv4, o.seconds, reverse);
         const gbits = tun * o.seconds / 1000;
-        cpuClient.push((cpuSeconds(client.pid) - c0) / gbits);
-        cpuTep.push((cpuSeconds(tep.pid) - t0) / gbits);
+        const cc = (cpuSeconds(client.pid) - c0) / gbits;
+        const ct = (cpuSeconds(tep.pid) - t0) / gbits;
+        cpuClient.push(cc);
+        cpuTep.push(ct);
+        add(`clientCpu${dirName}`, cc);
+        add(`tepCpu${dirName}`, ct);
         add(`tunnel${dirName}`, tun);
         const plain = await iperf(net.c6, o.nice, NET.a4Ipv6, o.seconds, reverse);
         add(`plain${dirName}`, plain);
         o.log(
           `round ${r} ${reverse ? "a4->c6" : "c6->a4"}: tunnel ${tun.toFixed(0)} Mbit/s, ` +
-            `plain IPv6 ${plain.toFixed(0)} Mbit/s`,
+            `plain IPv6 ${plain.toFixed(0)} Mbit/s; CPU s/Gbit client ${cc.toFixed(3)}, ` +
+            `TEP ${ct.toFixed(3)}`,
         );
         if (hasEthtool) {
           offloads(false);
@@ -219,6 +232,10 @@ export async function clientBench(o: ClientBenchOptions): Promise<ClientResult> 
       ratioDown: round(tunnelDown.mbps / plainDown.mbps, 3),
       clientCpuSecPerGbit: round(median(cpuClient), 3),
       tepCpuSecPerGbit: round(median(cpuTep), 3),
+      clientCpuSecPerGbitUp: round(median(runs.clientCpuUp), 3),
+      clientCpuSecPerGbitDown: round(median(runs.clientCpuDown), 3),
+      tepCpuSecPerGbitUp: round(median(runs.tepCpuUp), 3),
+      tepCpuSecPerGbitDown: round(median(runs.tepCpuDown), 3),
       leasedIpv4: leased,
       clientReadyMs: round(client.msUntil("interface.up"), 0),
     };

@@ -18,12 +18,14 @@ import { createLogger, type Logger } from "../lib/log/logger.ts";
 import { createSaslClient, type MechanismName } from "../lib/tsp/mod.ts";
 import {
   callControl,
+  HOST_LE,
   libc,
   openTun,
   Rtnetlink,
   serveControl,
   writeSysctl,
 } from "../lib/sys/mod.ts";
+import { openVnetTun } from "../lib/sys/tun_vnet.ts";
 import { ClientAgent } from "./agent.ts";
 import { type ClientConfig, controlPath, interfaceName, loadClientConfig } from "./config.ts";
 import { WorkerDataplane } from "./dataplane_host.ts";
@@ -129,7 +131,11 @@ async function runClient(flags: FlagValues): Promise<number> {
   const nl = Rtnetlink.open(c);
   let tun;
   try {
-    tun = openTun({ name: config.interfaceName }, c);
+    // The virtio header lets the data plane hand the local stack large TCP segments (GRO).
+    tun = HOST_LE ? openVnetTun({ name: config.interfaceName }, c) : {
+      ...openTun({ name: config.interfaceName }, c),
+      vnetHeader: false,
+    };
   } catch (e) {
     nl.close();
     throw e;
@@ -149,6 +155,7 @@ async function runClient(flags: FlagValues): Promise<number> {
     let onDataplaneEvent: (e: WorkerEvent) => void = () => {};
     const dataplane = new WorkerDataplane({
       tunFd: tun.fd,
+      vnetHeader: tun.vnetHeader,
       hopLimit: config.hopLimit,
       mtu: config.mtu,
       tepPrefixes: config.tepPrefixes,

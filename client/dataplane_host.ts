@@ -47,6 +47,8 @@ export interface DataplaneControl {
 export interface WorkerDataplaneOptions {
   /** The TUN fd. */
   readonly tunFd: number;
+  /** The TUN carries a virtio header (IFF_VNET_HDR) before every packet (default false). */
+  readonly vnetHeader?: boolean;
   /** Hop limit of tunnel packets. */
   readonly hopLimit: number;
   /** Initial tunnel MTU. */
@@ -117,6 +119,7 @@ export class WorkerDataplane implements DataplaneControl {
     this.#stopped = new Promise<void>((r) => (this.#resolveStopped = r));
     const init: DataplaneInit = {
       tunFd: this.#o.tunFd,
+      vnetHeader: this.#o.vnetHeader ?? false,
       localIpv6,
       hopLimit: this.#o.hopLimit,
       mtu: this.#o.mtu,

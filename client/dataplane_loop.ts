@@ -12,6 +12,10 @@
  *   one message per packet; a lowered MTU is reported when it changes.
  * - ring → `lease` / `no-lease` / `mtu` / `probe` (`ring_messages.ts`).
  *
+ * Packets come and go in bursts ({@link DataplaneIo}): each packet is decided on its own, the
+ * sends and writes of a burst are held by the I/O and made together at its end (one batched call
+ * each), and their failures counted then.
+ *
  * No allocation per packet: fixed buffers, reused results, counters in the shared block.
  *
  * @module
@@ -26,19 +30,63 @@ import { DomainTepFilter } from "./tep_filter.ts";
 export const REPORT_GAP_MS = 200;
 /** Most packets taken from one source per wake-up, so one busy fd cannot starve the others. */
 export const BATCH = 256;
+/** Most packets per burst (one batched read or receive, one batched send or write). */
+export const BURST = 64;
+/**
+ * Fewest TUN reads asked for in one burst. The burst size adapts: twice what the last burst
+ * found (a batched read costs a request per packet asked for, found or not), up to {@link BURST}.
+ */
+export const MIN_TUN_BURST = 8;
 
-/** The Worker's I/O, as the loop uses it. Every call returns a number; none throws. */
+/**
+ * The Worker's I/O, as the loop uses it, in bursts: packets are read or received into the I/O's
+ * own memory, and sends or writes of packets in that memory may be held until the flush that
+ * ends the burst (one batched call). Every call returns a number or a boolean; none throws on a
+ * packet.
+ */
 export interface DataplaneIo {
-  /** Read one packet from the TUN into `buf`: its length, or < 0 when none is waiting. */
-  readTun(buf: Uint8Array): number;
-  /** Write `len` bytes of `buf` into the TUN: < 0 on failure. */
-  writeTun(buf: Uint8Array, len: number): number;
-  /** Receive one inner IPv4 packet: its length (source in {@link tunnelFrom}), or < 0. */
-  recvTunnel(buf: Uint8Array): number;
-  /** Outer IPv6 source of the last {@link recvTunnel}. */
+  /**
+   * Read a burst of at most `max` (<= {@link BURST}) packets from the TUN: how many (0: none
+   * waiting). Packet `i` is `tunIn[tunOffset(i) .. + tunLength(i)]`, valid until the next read.
+   */
+  readTun(max: number): number;
+  /** The memory TUN packets are read into. */
+  readonly tunIn: Uint8Array;
+  /** Offset in {@link tunIn} of packet `i` of the last {@link readTun}. */
+  tunOffset(i: number): number;
+  /** Length of packet `i` of the last {@link readTun}. */
+  tunLength(i: number): number;
+  /**
+   * Write `buf[off .. off + len]` into the TUN; a packet in {@link tunnelIn} may be held until
+   * {@link flushTun}. False: it failed now.
+   */
+  writeTun(buf: Uint8Array, off: number, len: number): boolean;
+  /** Make the held TUN writes: how many writes failed since the last flush. */
+  flushTun(): number;
+  /**
+   * Send `buf[off .. off + len]` (an IPv4 packet) to `to` (16 bytes) in IPv6; a packet in
+   * {@link tunIn} may be held until {@link flushTunnel}. False: it failed now.
+   */
+  sendTunnel(buf: Uint8Array, off: number, len: number, to: Uint8Array): boolean;
+  /** Make the held sends: how many sends failed since the last flush. */
+  flushTunnel(): number;
+  /**
+   * Receive a burst of at most `max` (<= {@link BURST}) inner IPv4 packets: how many. Packet `i`
+   * is `tunnelIn[tunnelOffset(i) .. + tunnelLength(i)]`, its outer IPv6 source
+   * `tunnelFrom[tunnelFromOffset(i) .. + 16]`; valid until the next receive (call
+   * {@link flushTun} before it).
+   */
+  recvTunnel(max: number): number;
+  /** The memory tunnel packets land in. */
+  readonly tunnelIn: Uint8Array;
+  /** Offset in {@link tunnelIn} of packet `i` of the last {@link recvTunnel}. */
+  tunnelOffset(i: number): number;
+  /** Length of packet `i` of the last {@link recvTunnel}. */
+  tunnelLength(i: number): number;
+  /** Where the outer IPv6 sources of the last {@link recvTunnel} are. */
   readonly tunnelFrom: Uint8Array;
-  /** Send `len` bytes of `buf` (an IPv4 packet) to `to` in IPv6: < 0 on failure. */
-  sendTunnel(buf: Uint8Array, len: number, to: Uint8Array): number;
+  /** Offset in {@link tunnelFrom} of the source of packet `i`. */
+  tunnelFromOffset(i: number): number;
   /** Receive one ICMPv6 message: its length (source in {@link icmpFrom}), or < 0. */
   recvIcmp(buf: Uint8Array): number;
   /** IPv6 source of the last {@link recvIcmp}. */
@@ -76,12 +124,11 @@ export class DataplaneLoop {
   readonly #clock: () => number;
   readonly #c: Float64Array;
   readonly #tep6 = new Uint8Array(16);
-  readonly #tunBuf = new Uint8Array(65536);
-  readonly #rxBuf = new Uint8Array(65536);
   readonly #icmpBuf = new Uint8Array(4096);
   readonly #msgBuf = new Uint8Array(RING_MESSAGE_MAX + 8);
   readonly #probeBuf = new Uint8Array(64);
   readonly #reader = new RingReader();
+  #tunBurst = BURST;
   #lastUnreachable = -Infinity;
   #lastBinding = -Infinity;
 
@@ -100,43 +147,75 @@ export class DataplaneLoop {
     });
   }
 
-  #writeTun(buf: Uint8Array, len: number): void {
-    if (this.#io.writeTun(buf, len) < 0) this.#c[IO_COUNTER_ID["tun-write-errors"]]++;
+  #writeTun(buf: Uint8Array, off: number, len: number): void {
+    if (!this.#io.writeTun(buf, off, len)) this.#c[IO_COUNTER_ID["tun-write-errors"]]++;
   }
 
-  #send(buf: Uint8Array, len: number): void {
-    if (this.#io.sendTunnel(buf, len, this.#tep6) < 0) {
+  #send(buf: Uint8Array, off: number, len: number): void {
+    if (!this.#io.sendTunnel(buf, off, len, this.#tep6)) {
       this.#c[IO_COUNTER_ID["tunnel-send-errors"]]++;
     }
   }
 
-  /** The TUN is readable: local IPv4 into the tunnel. */
+  /** End of a burst: make the held sends and writes, count what failed. */
+  #flush(): void {
+    const c = this.#c;
+    const io = this.#io;
+    c[IO_COUNTER_ID["tunnel-send-errors"]] += io.flushTunnel();
+    c[IO_COUNTER_ID["tun-write-errors"]] += io.flushTun();
+  }
+
+  /** The TUN is readable: local IPv4 into the tunnel, a burst at a time. */
   onTun(): void {
     const now = this.#clock();
     const io = this.#io;
-    const buf = this.#tunBuf;
-    for (let i = 0; i < BATCH; i++) {
-      const n = io.readTun(buf);
+    const dp = this.dataplane;
+    for (let total = 0; total < BATCH;) {
+      const burst = this.#tunBurst;
+      const want = BATCH - total < burst ? BATCH - total : burst;
+      const n = io.readTun(want);
+      // Ask for twice what came next time (fewer reads that find nothing), more when it was full.
+      const next = n === want ? 2 * burst : 2 * n;
+      this.#tunBurst = next < MIN_TUN_BURST ? MIN_TUN_BURST : next > BURST ? BURST : next;
       if (n <= 0) return;
-      const r = this.dataplane.fromTun(buf, 0, n, now);
-      // Results at offset 0: the packet read at 0, or the reply buffer.
-      if (r.kind === "send-tunnel") this.#send(r.buffer, r.length);
-      else if (r.kind === "reply-tun") this.#writeTun(r.buffer, r.length);
+      const mem = io.tunIn;
+      for (let i = 0; i < n; i++) {
+        const r = dp.fromTun(mem, io.tunOffset(i), io.tunLength(i), now);
+        if (r.kind === "send-tunnel") this.#send(r.buffer, r.offset, r.length);
+        else if (r.kind === "reply-tun") this.#writeTun(r.buffer, r.offset, r.length);
+      }
+      this.#flush();
+      total += n;
+      if (n < want) return;
     }
   }
 
-  /** The IPIP socket is readable: decapsulated IPv4 toward the local stack. */
+  /** The IPIP socket is readable: decapsulated IPv4 toward the local stack, a burst at a time. */
   onTunnel(): void {
     const io = this.#io;
-    const buf = this.#rxBuf;
-    for (let i = 0; i < BATCH; i++) {
-      const n = io.recvTunnel(buf);
-      if (n < 0) return;
-      const t = this.dataplane.fromTunnel(buf, 0, n, io.tunnelFrom, 0);
-      if (t.kind === "write-tun") this.#writeTun(t.buffer, t.length);
-      else if (t.kind === "keepalive-reply") {
-        this.#post({ kind: "keepalive-reply", seq: t.seq, at: this.#clock() });
+    const dp = this.dataplane;
+    for (let total = 0; total < BATCH;) {
+      const want = BATCH - total < BURST ? BATCH - total : BURST;
+      const n = io.recvTunnel(want);
+      if (n <= 0) return;
+      const mem = io.tunnelIn;
+      const from = io.tunnelFrom;
+      for (let i = 0; i < n; i++) {
+        const t = dp.fromTunnel(
+          mem,
+          io.tunnelOffset(i),
+          io.tunnelLength(i),
+          from,
+          io.tunnelFromOffset(i),
+        );
+        if (t.kind === "write-tun") this.#writeTun(t.buffer, t.offset, t.length);
+        else if (t.kind === "keepalive-reply") {
+          this.#post({ kind: "keepalive-reply", seq: t.seq, at: this.#clock() });
+        }
       }
+      this.#flush();
+      total += n;
+      if (n < want) return;
     }
   }
 
@@ -152,7 +231,7 @@ export class DataplaneLoop {
       const r = this.dataplane.fromIcmpv6(buf, 0, n, io.icmpFrom, 0, now);
       switch (r.kind) {
         case "tep-unreachable":
-          if (r.length > 0) this.#writeTun(r.buffer, r.length);
+          if (r.length > 0) this.#writeTun(r.buffer, r.offset, r.length);
           if (now - this.#lastUnreachable >= REPORT_GAP_MS) {
             this.#lastUnreachable = now;
             this.#post({ kind: "tep-unreachable", type: r.type, code: r.code, at: now });
@@ -165,7 +244,7 @@ export class DataplaneLoop {
           } else c[IO_COUNTER_ID["events-suppressed"]]++;
           break;
         case "mtu":
-          if (r.length > 0) this.#writeTun(r.buffer, r.length);
+          if (r.length > 0) this.#writeTun(r.buffer, r.offset, r.length);
           if (r.changed) this.#post({ kind: "mtu", mtu: r.mtu });
           break;
         default:
@@ -201,7 +280,7 @@ export class DataplaneLoop {
           break;
         case "probe": {
           const len = dp.buildKeepalive(rd.seq, this.#probeBuf, 0);
-          if (len > 0) this.#send(this.#probeBuf, len);
+          if (len > 0) this.#send(this.#probeBuf, 0, len);
           break;
         }
       }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BATCH, type DataplaneIo, DataplaneLoop, REPORT_GAP_MS } from "./dataplane_loop.ts";
+import { BATCH, BURST, type DataplaneIo, DataplaneLoop, REPORT_GAP_MS } from "./dataplane_loop.ts";
 import { COUNTER_BLOCK_BYTES, counterBlock, IO_COUNTER_ID } from "./io_counters.ts";
 import { type RingMessage, type WorkerEvent, writeRingMessage } from "./ring_messages.ts";
 import { parseCidr6, parseIpv4, parseIpv6 } from "../lib/addr/mod.ts";
@@ -57,40 +57,96 @@ function ipv4(src: number, dst: number, total = 60, df = false): Uint8Array {
   return b;
 }
 
+/** Packets go through slots of shared memory, as in the Worker; held sends and writes count. */
 class FakeIo implements DataplaneIo {
-  tunIn: Uint8Array[] = [];
+  tunIn = new Uint8Array(BURST * 2048);
+  tunnelIn = new Uint8Array(BURST * 2048);
+  tunnelFrom = new Uint8Array(BURST * 32);
+  tunPackets: Uint8Array[] = [];
   tunOut: Uint8Array[] = [];
-  tunnelIn: { pkt: Uint8Array; from: Uint8Array }[] = [];
+  tunnelPackets: { pkt: Uint8Array; from: Uint8Array }[] = [];
   tunnelOut: { pkt: Uint8Array; to: Uint8Array }[] = [];
   icmpIn: { msg: Uint8Array; from: Uint8Array }[] = [];
   ring: Uint8Array[] = [];
-  readonly tunnelFrom = new Uint8Array(16);
   readonly icmpFrom = new Uint8Array(16);
   failSends = false;
   failWrites = false;
+  /** Sends and writes held for the flush, and how many held ones failed. */
+  held = 0;
+  heldSendFailures = 0;
+  heldWriteFailures = 0;
+  #tunLens: number[] = [];
+  #tunnelLens: number[] = [];
 
-  readTun(buf: Uint8Array): number {
-    const p = this.tunIn.shift();
-    if (!p) return -11;
-    buf.set(p);
-    return p.length;
+  readTun(max: number): number {
+    assert.equal(this.held, 0, "flushed before the next burst");
+    let n = 0;
+    for (; n < max && this.tunPackets.length > 0; n++) {
+      const p = this.tunPackets.shift()!;
+      this.tunIn.set(p, n * 2048);
+      this.#tunLens[n] = p.length;
+    }
+    return n;
   }
-  writeTun(buf: Uint8Array, len: number): number {
-    if (this.failWrites) return -5;
-    this.tunOut.push(buf.slice(0, len));
-    return len;
+  tunOffset(i: number): number {
+    return i * 2048;
   }
-  recvTunnel(buf: Uint8Array): number {
-    const p = this.tunnelIn.shift();
-    if (!p) return -11;
-    buf.set(p.pkt);
-    this.tunnelFrom.set(p.from);
-    return p.pkt.length;
+  tunLength(i: number): number {
+    return this.#tunLens[i];
   }
-  sendTunnel(buf: Uint8Array, len: number, to: Uint8Array): number {
-    if (this.failSends) return -101;
-    this.tunnelOut.push({ pkt: buf.slice(0, len), to: to.slice() });
-    return len;
+  writeTun(buf: Uint8Array, off: number, len: number): boolean {
+    if (buf === this.tunnelIn) {
+      this.held++;
+      if (this.failWrites) this.heldWriteFailures++;
+      else this.tunOut.push(buf.slice(off, off + len));
+      return true;
+    }
+    if (this.failWrites) return false;
+    this.tunOut.push(buf.slice(off, off + len));
+    return true;
+  }
+  flushTun(): number {
+    const n = this.heldWriteFailures;
+    this.heldWriteFailures = 0;
+    this.held = 0;
+    return n;
+  }
+  sendTunnel(buf: Uint8Array, off: number, len: number, to: Uint8Array): boolean {
+    if (buf === this.tunIn) {
+      this.held++;
+      if (this.failSends) this.heldSendFailures++;
+      else this.tunnelOut.push({ pkt: buf.slice(off, off + len), to: to.slice() });
+      return true;
+    }
+    if (this.failSends) return false;
+    this.tunnelOut.push({ pkt: buf.slice(off, off + len), to: to.slice() });
+    return true;
+  }
+  flushTunnel(): number {
+    const n = this.heldSendFailures;
+    this.heldSendFailures = 0;
+    this.held = 0;
+    return n;
+  }
+  recvTunnel(max: number): number {
+    assert.equal(this.held, 0, "flushed before the next burst");
+    let n = 0;
+    for (; n < max && this.tunnelPackets.length > 0; n++) {
+      const p = this.tunnelPackets.shift()!;
+      this.tunnelIn.set(p.pkt, n * 2048);
+      this.tunnelFrom.set(p.from, n * 32 + 8);
+      this.#tunnelLens[n] = p.pkt.length;
+    }
+    return n;
+  }
+  tunnelOffset(i: number): number {
+    return i * 2048;
+  }
+  tunnelLength(i: number): number {
+    return this.#tunnelLens[i];
+  }
+  tunnelFromOffset(i: number): number {
+    return i * 32 + 8;
   }
   recvIcmp(buf: Uint8Array): number {
     const m = this.icmpIn.shift();
@@ -139,21 +195,21 @@ function setup(prefixes: string[] = []) {
 
 test("dataplane loop: nothing passes without a lease; a lease message opens both ways", () => {
   const t = setup();
-  t.io.tunIn.push(ipv4(LEASE, Z));
+  t.io.tunPackets.push(ipv4(LEASE, Z));
   t.loop.onTun();
   assert.equal(t.io.tunnelOut.length, 0);
   assert.equal(t.counters.dataplane.drop("no-lease"), 1);
 
   t.lease();
   const out = ipv4(LEASE, Z, 100);
-  t.io.tunIn.push(out);
+  t.io.tunPackets.push(out);
   t.loop.onTun();
   assert.equal(t.io.tunnelOut.length, 1);
   assert.deepEqual(t.io.tunnelOut[0].pkt, out, "sent whole; the kernel adds the IPv6 header");
   assert.deepEqual(t.io.tunnelOut[0].to, TEP1.ipv6);
 
   const back = ipv4(Z, LEASE, 80);
-  t.io.tunnelIn.push({ pkt: back, from: TEP2 }, { pkt: back, from: OUTSIDER }, {
+  t.io.tunnelPackets.push({ pkt: back, from: TEP2 }, { pkt: back, from: OUTSIDER }, {
     pkt: ipv4(Z, v4("198.51.100.8")),
     from: TEP1.ipv6,
   });
@@ -164,8 +220,8 @@ test("dataplane loop: nothing passes without a lease; a lease message opens both
 
   t.io.control({ kind: "no-lease" });
   t.loop.onRing();
-  t.io.tunIn.push(ipv4(LEASE, Z));
-  t.io.tunnelIn.push({ pkt: back, from: TEP1.ipv6 });
+  t.io.tunPackets.push(ipv4(LEASE, Z));
+  t.io.tunnelPackets.push({ pkt: back, from: TEP1.ipv6 });
   t.loop.onTun();
   t.loop.onTunnel();
   assert.equal(t.io.tunnelOut.length, 1);
@@ -177,10 +233,14 @@ test("dataplane loop: configured prefixes replace the /64 rule", () => {
   const t = setup(["2001:db8:fffe::/48"]);
   t.lease();
   const back = ipv4(Z, LEASE);
-  t.io.tunnelIn.push({ pkt: back, from: TEP2 }, { pkt: back, from: v6("2001:db8:fffe:9::1") }, {
-    pkt: back,
-    from: TEP1.ipv6,
-  });
+  t.io.tunnelPackets.push(
+    { pkt: back, from: TEP2 },
+    { pkt: back, from: v6("2001:db8:fffe:9::1") },
+    {
+      pkt: back,
+      from: TEP1.ipv6,
+    },
+  );
   t.loop.onTunnel();
   assert.equal(t.io.tunOut.length, 2, "the configured block and the named TEP itself");
   assert.equal(t.counters.dataplane.drop("source-not-tep"), 1, "TEP2 is outside the prefix");
@@ -205,7 +265,7 @@ test("dataplane loop: a probe goes to the TEP's IPv4; its reply is reported, not
     src: TEP1.ipv4,
     dst: LEASE,
   }, reply);
-  t.io.tunnelIn.push({ pkt: reply.slice(0, n), from: TEP1.ipv6 });
+  t.io.tunnelPackets.push({ pkt: reply.slice(0, n), from: TEP1.ipv6 });
   t.loop.onTunnel();
   assert.deepEqual(t.posts, [{ kind: "keepalive-reply", seq: 77, at: t.clock.now }]);
   assert.equal(t.io.tunOut.length, 0);
@@ -271,11 +331,11 @@ test("dataplane loop: failures and bad control messages are counted; MTU is rang
   const t = setup();
   t.lease();
   t.io.failSends = true;
-  t.io.tunIn.push(ipv4(LEASE, Z));
+  t.io.tunPackets.push(ipv4(LEASE, Z));
   t.loop.onTun();
   assert.equal(t.counters.io[IO_COUNTER_ID["tunnel-send-errors"]], 1);
   t.io.failWrites = true;
-  t.io.tunnelIn.push({ pkt: ipv4(Z, LEASE), from: TEP1.ipv6 });
+  t.io.tunnelPackets.push({ pkt: ipv4(Z, LEASE), from: TEP1.ipv6 });
   t.loop.onTunnel();
   assert.equal(t.counters.io[IO_COUNTER_ID["tun-write-errors"]], 1);
   t.io.ring.push(new Uint8Array([9, 9]));
@@ -286,7 +346,7 @@ test("dataplane loop: failures and bad control messages are counted; MTU is rang
   assert.equal(t.loop.dataplane.tunnelMtu, 1400);
   // DF over the tunnel MTU: dropped, ICMPv4 3/4 with the MTU into the TUN.
   t.io.failWrites = false;
-  t.io.tunIn.push(ipv4(LEASE, Z, 1450, true));
+  t.io.tunPackets.push(ipv4(LEASE, Z, 1450, true));
   t.loop.onTun();
   const err = t.io.tunOut.at(-1)!;
   assert.equal(err[20], 3);
@@ -298,10 +358,43 @@ test("dataplane loop: failures and bad control messages are counted; MTU is rang
 test("dataplane loop: one wake-up takes at most one batch from a source", () => {
   const t = setup();
   t.lease();
-  for (let i = 0; i < BATCH + 44; i++) t.io.tunIn.push(ipv4(LEASE, Z));
+  for (let i = 0; i < BATCH + 44; i++) t.io.tunPackets.push(ipv4(LEASE, Z));
   t.loop.onTun();
   assert.equal(t.io.tunnelOut.length, BATCH);
-  assert.equal(t.io.tunIn.length, 44);
+  assert.equal(t.io.tunPackets.length, 44);
   t.loop.onTun();
-  assert.equal(t.io.tunIn.length, 0);
+  assert.equal(t.io.tunPackets.length, 0);
+});
+
+test("dataplane loop: a burst is decided packet by packet, its sends held and flushed in order", () => {
+  const t = setup();
+  t.lease();
+  const pkts = [
+    ipv4(LEASE, Z, 100),
+    ipv4(v4("198.51.100.9"), Z, 60), // not the lease: dropped
+    ipv4(LEASE, Z, 120),
+    ipv4(LEASE, Z, 140),
+  ];
+  t.io.tunPackets.push(...pkts);
+  t.loop.onTun();
+  assert.equal(t.io.held, 0, "flushed at the end of the burst");
+  assert.deepEqual(t.io.tunnelOut.map((o) => o.pkt), [pkts[0], pkts[2], pkts[3]]);
+  assert.equal(t.counters.dataplane.drop("not-lease-source"), 1);
+  // Held sends that fail are counted at the flush, one each.
+  t.io.failSends = true;
+  t.io.tunPackets.push(ipv4(LEASE, Z), ipv4(LEASE, Z), ipv4(LEASE, Z));
+  t.loop.onTun();
+  assert.equal(t.counters.io[IO_COUNTER_ID["tunnel-send-errors"]], 3);
+  // The way back: a burst of writes held and flushed, the keepalive-free packets in order.
+  const backs = [ipv4(Z, LEASE, 70), ipv4(Z, LEASE, 80), ipv4(Z, LEASE, 90)];
+  t.io.tunnelPackets.push(
+    { pkt: backs[0], from: TEP1.ipv6 },
+    { pkt: backs[1], from: OUTSIDER },
+    { pkt: backs[1], from: TEP1.ipv6 },
+    { pkt: backs[2], from: TEP2 },
+  );
+  t.loop.onTunnel();
+  assert.equal(t.io.held, 0);
+  assert.deepEqual(t.io.tunOut, backs);
+  assert.equal(t.counters.dataplane.drop("source-not-tep"), 1);
 });

@@ -21,6 +21,18 @@ export const IO_COUNTERS = [
     name: "events-suppressed",
     help: "ICMPv6 events not reported to the main thread because of the report rate limit",
   },
+  {
+    name: "tun-coalesced-writes",
+    help: "large TCP segments written into the TUN, each joined from several tunnel packets",
+  },
+  {
+    name: "tun-coalesced-packets",
+    help: "tunnel packets joined into those (not written on their own)",
+  },
+  {
+    name: "tun-coalesce-bad-checksums",
+    help: "tunnel TCP segments not joined because their checksum was wrong (the kernel drops them)",
+  },
 ] as const satisfies readonly ClientCounterInfo[];
 
 /** Name of an I/O counter. */

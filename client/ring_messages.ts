@@ -160,6 +160,8 @@ export type WorkerEvent =
 export interface DataplaneInit {
   /** The TUN fd (owned by the main thread; the Worker never closes it). */
   readonly tunFd: number;
+  /** The TUN was opened with IFF_VNET_HDR: a virtio header before every packet read or written. */
+  readonly vnetHeader: boolean;
   /** The registered IPv6 address: the raw sockets bind to it (tunnel source, §4.1). */
   readonly localIpv6: string;
   /** Hop limit of the tunnel packets. */

@@ -120,3 +120,5 @@ export {
   type TunnelResult,
   type TunResult,
 } from "./dataplane.ts";
+export { HEADROOM, MAX_COALESCED, TcpCoalescer, VNET_HDR_LEN } from "./tcp_coalescer.ts";
+export { readVnetPacket, VNET_HEADER_LENGTH } from "./vnet_packet.ts";

@@ -42,6 +42,18 @@ export interface BatchIoOptions {
   readonly ioUring?: boolean;
   /** With io_uring, register the slots as a fixed buffer when allowed (default true). */
   readonly fixedBuffers?: boolean;
+  /**
+   * With io_uring, register the fd as the ring's fixed file when allowed (default true). The ring
+   * then holds a reference to the file until it is torn down, which the kernel finishes after
+   * the ring's fd was closed: a TUN whose device must disappear as soon as its owner closes it
+   * should not be registered.
+   */
+  readonly fixedFiles?: boolean;
+  /**
+   * Map the slots with `mmap` even without io_uring, so {@link BatchIo.address} is always known
+   * (for other calls that take addresses, e.g. `sendmmsg`); default false.
+   */
+  readonly mapped?: boolean;
 }
 
 const PROT_READ_WRITE = 0x3;
@@ -139,6 +151,14 @@ export class BatchIo {
     return this.#setup !== undefined;
   }
 
+  /**
+   * Address of {@link memory} when it is an `mmap` mapping (with io_uring, or with the
+   * {@link BatchIoOptions.mapped} option), else undefined. The memory never moves.
+   */
+  get address(): number | undefined {
+    return this.#map?.address;
+  }
+
   /** True when the slots are the ring's registered buffer 0 (no per-copy user-memory checks). */
   get fixedBuffers(): boolean {
     return this.#setup?.fixedBuffers ?? false;
@@ -158,8 +178,24 @@ export class BatchIo {
     const maxPacket = o.maxPacket ?? 65535;
     const slotBytes = Math.ceil((headroom + maxPacket + 1) / 64) * 64;
     const length = 2 * batch * slotBytes;
-    const plain = (why: string | undefined) =>
-      new BatchIo(c, o, batch, slotBytes, new Uint8Array(length), undefined, undefined, why);
+    const plain = (why: string | undefined) => {
+      if (!o.mapped) {
+        return new BatchIo(
+          c,
+          o,
+          batch,
+          slotBytes,
+          new Uint8Array(length),
+          undefined,
+          undefined,
+          why,
+        );
+      }
+      const m = c.mmap(length, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, -1, 0);
+      if (m === null) throw new SysError("mmap packet slots", c.errno());
+      const map = { address: m.address, length };
+      return new BatchIo(c, o, batch, slotBytes, new Uint8Array(m.buffer), map, undefined, why);
+    };
     if (!(o.ioUring ?? true)) return plain("off");
     let ring: IoUring;
     try {
@@ -175,7 +211,7 @@ export class BatchIo {
       throw new SysError("mmap packet slots", e);
     }
     const map = { address: m.address, length };
-    const setup = probeSetup(ring, o.fd, map, o.fixedBuffers ?? true);
+    const setup = probeSetup(ring, o.fd, map, o.fixedBuffers ?? true, o.fixedFiles ?? true);
     if (typeof setup === "string") {
       ring.close();
       c.munmap(map.address, map.length);
@@ -397,8 +433,9 @@ function probeSetup(
   fd: number,
   map: { address: number; length: number },
   wantFixed: boolean,
+  wantFiles: boolean,
 ): RingSetup | string {
-  const files = ring.registerFiles([fd]) === 0;
+  const files = wantFiles && ring.registerFiles([fd]) === 0;
   const buffers = wantFixed && ring.registerBuffer(map.address, map.length) === 0;
   const tries: [boolean, boolean][] = [[files, buffers], [false, false]];
   let last = 0;

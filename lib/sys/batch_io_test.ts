@@ -33,7 +33,7 @@ function ioUringWorks(): boolean {
   }
 }
 
-function burstAndReply(ioUring: boolean, fixedBuffers = true): void {
+function burstAndReply(ioUring: boolean, fixedBuffers = true, mapped = false): void {
   const c = libc();
   const [a, b] = packetPair();
   const io = BatchIo.open(c, {
@@ -43,9 +43,15 @@ function burstAndReply(ioUring: boolean, fixedBuffers = true): void {
     maxPacket: 2048,
     ioUring,
     fixedBuffers,
+    mapped,
   });
   try {
     assert.equal(io.usingIoUring, ioUring && ioUringWorks(), String(io.ioUringError));
+    assert.equal(
+      io.address !== undefined,
+      io.usingIoUring || mapped,
+      "mapped memory has an address",
+    );
     if (!fixedBuffers) assert.equal(io.fixedBuffers, false);
     assert.equal(io.read(8), 0, "nothing waiting");
     const pkt = new Uint8Array(100);
@@ -102,6 +108,10 @@ test("sys batch io: the same through io_uring without registered buffers", () =>
 
 test("sys batch io: the same with plain read and write", () => {
   burstAndReply(false);
+});
+
+test("sys batch io: the same with plain calls on mapped slots (an address for sendmmsg)", () => {
+  burstAndReply(false, false, true);
 });
 
 test("sys batch io: more packets than a burst wait for the next read; slots alternate", () => {

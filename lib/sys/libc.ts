@@ -59,6 +59,16 @@ export interface Libc {
     addr: Uint8Array | null,
     addrLen: Uint8Array | null,
   ): number;
+  /**
+   * `sendmmsg(2)` of `vlen` `struct mmsghdr` starting at `msgvec` (whose pointers must name
+   * memory that never moves: an {@link mmap} mapping): the number of messages sent, or -1.
+   */
+  sendmmsg(fd: number, msgvec: Uint8Array, vlen: number, flags: number): number;
+  /**
+   * `recvmmsg(2)` into `vlen` `struct mmsghdr` at `msgvec` (pointers as for {@link sendmmsg}),
+   * with no timeout: the number of messages received, or -1.
+   */
+  recvmmsg(fd: number, msgvec: Uint8Array, vlen: number, flags: number): number;
   /** `setsockopt(2)`. */
   setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
   /** `getsockopt(2)`; `len` is a 4-byte in/out `socklen_t`. */

@@ -42,6 +42,8 @@ interface BunLibcSymbols {
     addr: BunPtrArg,
     addrLen: BunPtrArg,
   ): number;
+  sendmmsg(fd: number, msgvec: BunPtrArg, vlen: number, flags: number): number;
+  recvmmsg(fd: number, msgvec: BunPtrArg, vlen: number, flags: number, timeout: BunPtrArg): number;
   setsockopt(fd: number, level: number, name: number, value: BunPtrArg, len: number): number;
   getsockopt(fd: number, level: number, name: number, value: BunPtrArg, len: BunPtrArg): number;
   eventfd(initval: number, flags: number): number;
@@ -77,6 +79,8 @@ const SYMBOLS: Record<keyof BunLibcSymbols, BunSymbolSpec> = {
   bind: { args: ["i32", "ptr", "u32"], returns: "i32" },
   sendto: { args: ["i32", "ptr", "u32", "i32", "ptr", "u32"], returns: "i32" },
   recvfrom: { args: ["i32", "ptr", "u32", "i32", "ptr", "ptr"], returns: "i32" },
+  sendmmsg: { args: ["i32", "ptr", "u32", "i32"], returns: "i32" },
+  recvmmsg: { args: ["i32", "ptr", "u32", "i32", "ptr"], returns: "i32" },
   setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
   getsockopt: { args: ["i32", "i32", "i32", "ptr", "ptr"], returns: "i32" },
   eventfd: { args: ["u32", "i32"], returns: "i32" },
@@ -133,6 +137,8 @@ export function openBunLibc(): Libc {
     sendto: (fd, buf, len, flags, addr, addrLen) => s.sendto(fd, buf, len, flags, addr, addrLen),
     recvfrom: (fd, buf, len, flags, addr, addrLen) =>
       s.recvfrom(fd, buf, len, flags, addr, addrLen),
+    sendmmsg: (fd, msgvec, vlen, flags) => s.sendmmsg(fd, msgvec, vlen, flags),
+    recvmmsg: (fd, msgvec, vlen, flags) => s.recvmmsg(fd, msgvec, vlen, flags, null),
     setsockopt: (fd, level, name, value, len) => s.setsockopt(fd, level, name, value, len),
     getsockopt: (fd, level, name, value, len) => s.getsockopt(fd, level, name, value, len),
     eventfd: (initval, flags) => s.eventfd(initval, flags),

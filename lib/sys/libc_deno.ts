@@ -23,6 +23,8 @@ const SYMBOLS = {
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   sendto: { parameters: ["i32", "buffer", "u32", "i32", "buffer", "u32"], result: "i32" },
   recvfrom: { parameters: ["i32", "buffer", "u32", "i32", "buffer", "buffer"], result: "i32" },
+  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
@@ -73,6 +75,8 @@ export function openDenoLibc(): Libc {
     sendto: (fd, buf, len, flags, addr, addrLen) => s.sendto(fd, buf, len, flags, addr, addrLen),
     recvfrom: (fd, buf, len, flags, addr, addrLen) =>
       s.recvfrom(fd, buf, len, flags, addr, addrLen),
+    sendmmsg: (fd, msgvec, vlen, flags) => s.sendmmsg(fd, msgvec, vlen, flags),
+    recvmmsg: (fd, msgvec, vlen, flags) => s.recvmmsg(fd, msgvec, vlen, flags, null),
     setsockopt: (fd, level, name, value, len) => s.setsockopt(fd, level, name, value, len),
     getsockopt: (fd, level, name, value, len) => s.getsockopt(fd, level, name, value, len),
     eventfd: (initval, flags) => s.eventfd(initval, flags),
