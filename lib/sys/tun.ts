@@ -21,6 +21,8 @@ export const TUN = {
   IFF_TUN: 0x0001,
   IFF_NO_PI: 0x1000,
   IFF_MULTI_QUEUE: 0x0100,
+  /** Every read and write starts with a `struct virtio_net_hdr` (see `tun_vnet.ts`). */
+  IFF_VNET_HDR: 0x4000,
   /** _IOR('T', 210, unsigned int) */
   TUNGETIFF: 0x800454d2,
   /** linux/sockios.h */
@@ -37,6 +39,8 @@ export interface TunOptions {
   multiQueue?: boolean;
   /** O_NONBLOCK on the fd. Default true (the loops read until EAGAIN, then poll). */
   nonBlocking?: boolean;
+  /** IFF_VNET_HDR: a virtio header before every packet. Default false (see `tun_vnet.ts`). */
+  vnetHeader?: boolean;
 }
 
 /** An open TUN queue: its fd and the kernel's name for the device. */
@@ -65,6 +69,7 @@ export function openTun(options: TunOptions = {}, c: Libc = libc()): TunHandle {
   ifr.set(new TextEncoder().encode(name));
   let ifFlags = TUN.IFF_TUN | TUN.IFF_NO_PI;
   if (options.multiQueue) ifFlags |= TUN.IFF_MULTI_QUEUE;
+  if (options.vnetHeader) ifFlags |= TUN.IFF_VNET_HDR;
   new DataView(ifr.buffer).setUint16(16, ifFlags, HOST_LE);
   if (c.ioctl(fd, TUN.TUNSETIFF, ifr) < 0) {
     const e = c.errno();

@@ -11,9 +11,7 @@
  *
  * @module
  */
-import { cString, type Libc, libc } from "./libc.ts";
-import { HOST_LE, LINUX } from "./linux_constants.ts";
-import { checkIfName } from "./netlink_spec.ts";
+import { type Libc, libc } from "./libc.ts";
 import { SysError } from "./sys_error.ts";
 import { openTun, TUN, type TunHandle, type TunOptions } from "./tun.ts";
 import { Errno } from "./errno.ts";
@@ -21,7 +19,7 @@ import { Errno } from "./errno.ts";
 /** virtio_net_hdr values (`linux/virtio_net.h`) and the TUN flag that enables it. */
 export const VNET = {
   /** TUNSETIFF flag. */
-  IFF_VNET_HDR: 0x4000,
+  IFF_VNET_HDR: TUN.IFF_VNET_HDR,
   /** sizeof(struct virtio_net_hdr): flags, gso_type, hdr_len, gso_size, csum_start, csum_offset. */
   HDR_LEN: 10,
   /** flags: complete the checksum from csum_start, store it at csum_start + csum_offset. */
@@ -46,37 +44,12 @@ export interface VnetTunHandle extends TunHandle {
  * plain TUN when the kernel refuses the flag. Throws {@link SysError}.
  */
 export function openVnetTun(options: TunOptions = {}, c: Libc = libc()): VnetTunHandle {
-  const name = options.name ?? "tun%d";
-  checkIfName(name.replace("%d", "0"));
-  const op = `open TUN ${name}`;
-  let flags = LINUX.O_RDWR | LINUX.O_CLOEXEC;
-  if (options.nonBlocking ?? true) flags |= LINUX.O_NONBLOCK;
-  const fd = c.open(cString("/dev/net/tun"), flags);
-  if (fd < 0) {
-    const e = c.errno();
-    throw new SysError(op, e, e === Errno.ENOENT ? "/dev/net/tun is missing" : undefined);
+  try {
+    return { ...openTun({ ...options, vnetHeader: true }, c), vnetHeader: true };
+  } catch (e) {
+    if (e instanceof SysError && e.errno === Errno.EINVAL) {
+      return { ...openTun({ ...options, vnetHeader: false }, c), vnetHeader: false };
+    }
+    throw e;
   }
-  const ifr = new Uint8Array(TUN.IFREQ_LEN);
-  ifr.set(new TextEncoder().encode(name));
-  let ifFlags = TUN.IFF_TUN | TUN.IFF_NO_PI | VNET.IFF_VNET_HDR;
-  if (options.multiQueue) ifFlags |= TUN.IFF_MULTI_QUEUE;
-  new DataView(ifr.buffer).setUint16(16, ifFlags, HOST_LE);
-  if (c.ioctl(fd, TUN.TUNSETIFF, ifr) < 0) {
-    const e = c.errno();
-    c.close(fd);
-    if (e === Errno.EINVAL) return { ...openTun(options, c), vnetHeader: false };
-    throw new SysError(op, e, e === Errno.EBUSY ? "the device is attached elsewhere" : undefined);
-  }
-  const nul = ifr.indexOf(0);
-  const actual = new TextDecoder().decode(ifr.subarray(0, nul < 0 ? 16 : Math.min(nul, 16)));
-  let open = true;
-  return {
-    fd,
-    name: actual,
-    vnetHeader: true,
-    close() {
-      if (open) c.close(fd);
-      open = false;
-    },
-  };
 }

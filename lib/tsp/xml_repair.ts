@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { isNameChar, isNameStart, isSpace } from "./_xml_chars.ts";
 
 /** Why {@link repairXml} refused a document. */
 export type XmlRepairReason =
@@ -39,18 +40,6 @@ export type XmlRepairResult =
 
 /** Default limit on element nesting. A TSP message nests at most 5 deep. */
 export const DEFAULT_MAX_XML_DEPTH = 16;
-
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
-}
-
-function isNameStart(c: number): boolean {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === 0x3a;
-}
-
-function isNameChar(c: number): boolean {
-  return isNameStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e;
-}
 
 interface Open {
   readonly name: string;

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { isNameChar, isNameStart, isSpace } from "./_xml_chars.ts";
 import { DEFAULT_MAX_XML_DEPTH, repairXml, type XmlRepairReason } from "./xml_repair.ts";
 
 /** One element: lower-case name, lower-case attribute names, child elements, trimmed text. */
@@ -83,18 +84,6 @@ interface Building {
   text: string;
   /** The text node being read: raw, across comments, PIs and CDATA sections. */
   pending: string;
-}
-
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
-}
-
-function isNameStart(c: number): boolean {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === 0x3a;
-}
-
-function isNameChar(c: number): boolean {
-  return isNameStart(c) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e;
 }
 
 /** Attribute names may also use any non-ASCII character (XML allows most of them). */
