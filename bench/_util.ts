@@ -4,11 +4,14 @@
  *
  * @module
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
+import { ipJson, linkMac, nsRunAsync, sh, shTry } from "../demo/netns.ts";
+
+export { ipJson, linkMac, nsRunAsync, sh, shTry };
 
 /** The repository root. */
 export const ROOT: string = path.resolve(import.meta.dirname ?? ".", "..");
@@ -19,63 +22,9 @@ export const DENO: string = path.join(ROOT, "node_modules/.bin/deno");
 /** The Bun executable of the repository. */
 export const BUN: string = path.join(ROOT, "node_modules/.bin/bun");
 
-/** Run a command; throws with its stderr when it fails. Returns stdout. */
-export function sh(cmd: string, args: string[], timeoutMs = 60_000): string {
-  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: timeoutMs });
-  if (r.status !== 0) {
-    throw new Error(
-      `${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim()}`,
-    );
-  }
-  return r.stdout;
-}
-
-/** Run a command; status and output, never throws. */
-export function shTry(
-  cmd: string,
-  args: string[],
-  timeoutMs = 60_000,
-): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: timeoutMs });
-  return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
-
 /** Run `cmd` inside namespace `ns` (throws on failure). */
 export function nsSh(ns: string, cmd: string, args: string[], timeoutMs = 60_000): string {
   return sh("ip", ["netns", "exec", ns, cmd, ...args], timeoutMs);
-}
-
-/** Run `cmd` inside `ns` without blocking the event loop; resolves with its output. */
-export function nsRunAsync(
-  ns: string,
-  argv: readonly string[],
-  timeoutMs = 120_000,
-): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("ip", ["netns", "exec", ns, ...argv], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(t);
-      resolve({ status: code ?? -1, stdout, stderr });
-    });
-  });
-}
-
-/** `ip -j -n <ns> ...` parsed as JSON. */
-export function ipJson<T = unknown>(ns: string, ...args: string[]): T {
-  return JSON.parse(sh("ip", ["-j", "-n", ns, ...args]) || "[]") as T;
-}
-
-/** MAC address of `dev` in `ns`. */
-export function linkMac(ns: string, dev: string): string {
-  return ipJson<{ address: string }[]>(ns, "link", "show", dev)[0].address;
 }
 
 /** Link counters of `dev` in `ns` (64-bit). */

@@ -25,7 +25,7 @@ import { type Launcher, tepBench, type TepResult } from "./tep_bench.ts";
 import { clientBench, type ClientResult } from "./client_bench.ts";
 import { serverBench, type ServerResult } from "./server_bench.ts";
 import { startupBench, type StartupResult } from "./startup_bench.ts";
-import { renderTables } from "./report.ts";
+import { renderTables, type ReportInput } from "./report.ts";
 
 const args = process.argv.slice(2);
 function flag(name: string): string | undefined {
@@ -79,20 +79,7 @@ function machine(): Record<string, unknown> {
 }
 
 const started = new Date().toISOString();
-const result: {
-  started: string;
-  seconds?: number;
-  machine: Record<string, unknown>;
-  launch: string;
-  loadBefore: unknown;
-  loadAfter?: unknown;
-  tep?: TepResult;
-  tepDeno?: TepResult;
-  client?: ClientResult;
-  server?: ServerResult;
-  startup?: StartupResult;
-  errors: Record<string, string>;
-} = {
+const result: ReportInput = {
   started,
   machine: machine(),
   launch: launchMode,

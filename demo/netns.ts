@@ -3,8 +3,63 @@
  * tool (the dstm binaries themselves never use it). Every namespace name carries a run prefix so
  * concurrent runs cannot collide, and `teardown` removes everything the run made.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import process from "node:process";
+import { clearTimeout, setTimeout } from "node:timers";
+
+/** Run a command; throws with its stderr when it fails. Returns stdout. */
+export function sh(cmd: string, args: string[], timeoutMs = 60_000): string {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: timeoutMs });
+  if (r.status !== 0) {
+    throw new Error(
+      `${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim()}`,
+    );
+  }
+  return r.stdout;
+}
+
+/** Run a command; status and output, never throws. */
+export function shTry(
+  cmd: string,
+  args: string[],
+  timeoutMs = 60_000,
+): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: timeoutMs });
+  return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+/** `ip -j -n <ns> ...` parsed as JSON. */
+export function ipJson<T = unknown>(ns: string, ...args: string[]): T {
+  return JSON.parse(sh("ip", ["-j", "-n", ns, ...args]) || "[]") as T;
+}
+
+/** MAC address of `dev` in `ns`. */
+export function linkMac(ns: string, dev: string): string {
+  return ipJson<{ address: string }[]>(ns, "link", "show", dev)[0].address;
+}
+
+/** Run a program inside `ns` without blocking the event loop; resolves with its output. */
+export function nsRunAsync(
+  ns: string,
+  argv: readonly string[],
+  timeoutMs = 120_000,
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("ip", ["netns", "exec", ns, ...argv], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(t);
+      resolve({ status: code ?? -1, stdout, stderr });
+    });
+  });
+}
 
 /** Run `ip` with `args`, throwing with stderr on failure. */
 export function ip(...args: string[]): string {

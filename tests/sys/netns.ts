@@ -3,10 +3,13 @@
  * build topologies and read results (tests only, never lib code), and probe child processes run
  * inside a namespace on the current runtime, talking JSON lines on stdio.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { runtimeName } from "../../lib/sys/runtime.ts";
+import { ipJson, linkMac, sh, shTry } from "../../demo/netns.ts";
+
+export { ipJson, linkMac, sh, shTry };
 
 /** Why a namespace test is skipped, or undefined when it can run. */
 export const NEEDS_ROOT: string | undefined =
@@ -20,37 +23,6 @@ let counter = 0;
 export function uniqueNs(tag: string): string {
   counter++;
   return `ds${process.pid}${tag}${counter}`;
-}
-
-/** Run a command; throws with its stderr when it fails. Returns stdout. */
-export function sh(cmd: string, args: string[], timeoutMs = 20_000): string {
-  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: timeoutMs });
-  if (r.status !== 0) {
-    throw new Error(
-      `${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim()}`,
-    );
-  }
-  return r.stdout;
-}
-
-/** Run a command and return status and output without throwing. */
-export function shTry(
-  cmd: string,
-  args: string[],
-  timeoutMs = 20_000,
-): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: timeoutMs });
-  return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
-
-/** `ip -j -n <ns> ...` parsed as JSON. */
-export function ipJson<T = unknown>(ns: string, ...args: string[]): T {
-  return JSON.parse(sh("ip", ["-j", "-n", ns, ...args]) || "[]") as T;
-}
-
-/** MAC address of `dev` in `ns`. */
-export function linkMac(ns: string, dev: string): string {
-  return ipJson<{ address: string }[]>(ns, "link", "show", dev)[0].address;
 }
 
 /**

@@ -10,6 +10,9 @@ import fs from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { runtimeName } from "../../lib/sys/runtime.ts";
+import { ip, nsRunAsync, shTry } from "../../demo/netns.ts";
+
+export { ip, nsRunAsync };
 
 /** Why a namespace test is skipped, or undefined when it can run. */
 export const NEEDS_ROOT: string | undefined =
@@ -73,17 +76,9 @@ export function compiledPrograms(): Programs | string {
   };
 }
 
-/** Run `ip` with `args`; throws with stderr on failure. */
-export function ip(...args: string[]): string {
-  const r = spawnSync("ip", args, { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${(r.stderr || r.stdout).trim()}`);
-  return r.stdout;
-}
-
 /** `ip` returning status and output. */
 export function ipTry(...args: string[]): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync("ip", args, { encoding: "utf8" });
-  return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+  return shTry("ip", args);
 }
 
 /** Run a program inside `ns` to completion. */
@@ -98,29 +93,6 @@ export function nsRun(
     env: { ...process.env, NO_COLOR: "1" },
   });
   return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
-
-/** Run a program inside `ns` without blocking the event loop; resolves with its output. */
-export function nsRunAsync(
-  ns: string,
-  argv: readonly string[],
-  timeoutMs = 60_000,
-): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("ip", ["netns", "exec", ns, ...argv], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NO_COLOR: "1" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(t);
-      resolve({ status: code ?? -1, stdout, stderr });
-    });
-  });
 }
 
 /** JSON event lines of a probe's stdout. */
