@@ -21,10 +21,10 @@ import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { BUN, DENO, loadNote, OUT, ROOT, shTry } from "./_util.ts";
-import { type Launcher, tepBench, type TepResult } from "./tep_bench.ts";
-import { clientBench, type ClientResult } from "./client_bench.ts";
-import { serverBench, type ServerResult } from "./server_bench.ts";
-import { startupBench, type StartupResult } from "./startup_bench.ts";
+import { type Launcher, tepBench } from "./tep_bench.ts";
+import { clientBench } from "./client_bench.ts";
+import { serverBench } from "./server_bench.ts";
+import { startupBench } from "./startup_bench.ts";
 import { renderTables, type ReportInput } from "./report.ts";
 
 const args = process.argv.slice(2);
